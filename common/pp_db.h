@@ -1,0 +1,71 @@
+/*  pp_db - the one owner of a PostgreSQL connection (libpq)  */
+/*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
+
+#ifndef PP_DB_H_INCLUDED
+#define PP_DB_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#ifndef PP_MUSTCHECK
+#define PP_MUSTCHECK __attribute__ ((warn_unused_result))
+#endif
+
+typedef struct pp_db pp_db_t;
+
+//  Connect (blocking). Returns the object even when the connection failed
+//  (then pp_db_ok () is false and the failure was logged), so callers can
+//  retry with pp_db_reset (). NULL only for a NULL conninfo.
+pp_db_t *
+    pp_db_new (const char *conninfo);
+//  PQfinish and free; nulls *self_p. Safe on NULL.
+void
+    pp_db_destroy (pp_db_t **self_p);
+//  True when the connection is CONNECTION_OK.
+bool
+    pp_db_ok (pp_db_t *self);
+//  Reconnect; 0 when the connection is OK afterwards.
+int PP_MUSTCHECK
+    pp_db_reset (pp_db_t *self);
+//  The raw connection (borrowed) for result reading and COPY.
+PGconn *
+    pp_db_conn (pp_db_t *self);
+
+//  Run a parameterised statement (text parameters, NULL = SQL NULL).
+//  Returns a result with status COMMAND_OK or TUPLES_OK that the caller
+//  PQclears, or NULL on failure (logged once with `what`).
+PGresult *
+    pp_db_exec (pp_db_t *self, const char *what, const char *sql, int nparams,
+                const char *const *params);
+//  As pp_db_exec for statements without result rows: 0 or -1.
+int PP_MUSTCHECK
+    pp_db_command (pp_db_t *self, const char *what, const char *sql, int nparams,
+                   const char *const *params);
+//  Run a script of several statements (no parameters): 0 or -1.
+int PP_MUSTCHECK
+    pp_db_script (pp_db_t *self, const char *what, const char *sql);
+
+//  COPY: start `COPY ... FROM STDIN` (text format), feed rows, finish.
+int PP_MUSTCHECK
+    pp_db_copy_begin (pp_db_t *self, const char *sql);
+int PP_MUSTCHECK
+    pp_db_copy_put (pp_db_t *self, const char *data, size_t size);
+int PP_MUSTCHECK
+    pp_db_copy_end (pp_db_t *self);
+//  Append `text` escaped for COPY text format to a growing buffer; NULL
+//  text writes \N. buf/len/cap describe a malloc'd buffer.
+void
+    pp_db_copy_escape (char **buf, size_t *len, size_t *cap, const char *text);
+
+//  LISTEN on a channel; the socket fd to poll for notifications, or -1.
+int PP_MUSTCHECK
+    pp_db_listen (pp_db_t *self, const char *channel);
+int
+    pp_db_socket (pp_db_t *self);
+//  Consume input; returns the number of notifications seen (0 or more), or
+//  -1 when the connection broke.
+int
+    pp_db_notifications (pp_db_t *self);
+
+#endif

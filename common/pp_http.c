@@ -1,0 +1,568 @@
+/*  pp_http - outbound HTTP (libcurl multi) driven by a zloop: no thread per request  */
+/*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
+
+//  How it fits together: one curl multi handle per pp_http. curl tells us
+//  which fds to watch (CURLMOPT_SOCKETFUNCTION -> zloop_poller) and when to
+//  call it back (CURLMOPT_TIMERFUNCTION -> one zloop_timer). Each zloop event
+//  is handed to curl_multi_socket_action, and then finished transfers are
+//  drained from curl_multi_info_read and their callbacks run. Requests and
+//  their easy handles are recycled through a free list, so a request on a
+//  kept-alive connection costs no setup beyond a few small copies.
+//
+//  Destroy a pp_http outside the loop's handlers (after zloop_start returns)
+//  and before the loop itself: zloop may still hold this pass's events and
+//  timers pointing at it.
+
+#include "pp_http.h"
+#include "pp_util.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+
+#define S_FREE_MAX 4096                 //  idle requests kept for reuse
+#define S_BUFFER_KEEP (64 * 1024)       //  a recycled request frees buffers larger than this
+#define S_MAXCONNECTS 256               //  idle connections the multi handle keeps
+#define S_CONNECT_TIMEOUT_MS 1000       //  connect timeout, when the request's is longer
+
+typedef struct s_request s_request_t;
+typedef struct s_socket s_socket_t;
+
+//  One request; reused from the free list once its callback has run.
+struct s_request {
+    CURL *easy;                         //  the easy handle, reset for each use
+    struct curl_slist *headers;         //  Content-Type and an empty Expect
+    char *content_type;                 //  the content type headers was built for
+    char *body;                         //  copy of the POST body, NUL terminated
+    size_t body_cap;                    //  bytes allocated at body
+    char *answer;                       //  answer body so far, NUL terminated
+    size_t answer_size;                 //  bytes in answer
+    size_t answer_cap;                  //  bytes allocated at answer
+    size_t max_response;                //  answer bytes allowed
+    bool too_big;                       //  the answer passed max_response
+    int timeout_ms;                     //  whole request
+    int connect_timeout_ms;             //  connect phase
+    int64_t started_us;                 //  monotonic, at pp_http_post
+    pp_http_done_fn *done;              //  callback; Not owned
+    void *arg;                          //  for done; Not owned
+    char error [CURL_ERROR_SIZE];       //  curl's error text
+    s_request_t *prev;                  //  in the active list
+    s_request_t *next;                  //  in the active or free list
+};
+
+//  One fd curl asked us to watch.
+struct s_socket {
+    curl_socket_t fd;                   //  the socket
+    short events;                       //  ZMQ_POLLIN|ZMQ_POLLOUT registered with zloop, or 0
+    s_socket_t *prev;                   //  in the owner's list
+    s_socket_t *next;                   //  in the owner's list
+};
+
+struct pp_http {
+    zloop_t *loop;                      //  Not owned
+    CURLM *multi;                       //  all transfers and the connection cache
+    int timer_id;                       //  zloop timer standing for curl's timeout, or -1
+    int64_t timer_when;                 //  when that timer fires (zclock_mono ms)
+    s_request_t *active;                //  requests in flight
+    size_t active_count;                //  length of active
+    s_request_t *idle;                  //  requests to reuse
+    size_t idle_count;                  //  length of idle
+    s_socket_t *sockets;                //  fds being watched for curl
+    bool dispatching;                   //  inside done callbacks
+};
+
+static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode s_curl_init_rc = CURLE_OK;
+
+static void
+s_curl_init (void)
+{
+    s_curl_init_rc = curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
+const char *
+pp_http_error_name (int error)
+{
+    switch (error) {
+        case PP_HTTP_OK:        return "ok";
+        case PP_HTTP_TIMEOUT:   return "timeout";
+        case PP_HTTP_CONNECT:   return "connect";
+        case PP_HTTP_TOO_BIG:   return "too_big";
+        case PP_HTTP_FAILED:    return "failed";
+        default:                return "unknown";
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Buffers grow by doubling; allocation failure is an assert, as in czmq.
+
+static void
+s_reserve (char **buf, size_t *cap, size_t want)
+{
+    if (want <= *cap)
+        return;
+    size_t size = *cap ? *cap : 256;
+    while (size < want)
+        size *= 2;
+    *buf = (char *) realloc (*buf, size);
+    assert (*buf);
+    *cap = size;
+}
+
+static void
+s_request_destroy (s_request_t **self_p)
+{
+    s_request_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->easy)
+        curl_easy_cleanup (self->easy);
+    curl_slist_free_all (self->headers);
+    free (self->content_type);
+    free (self->body);
+    free (self->answer);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Write callback: append to the answer, or stop the transfer (curl then
+//  fails it with CURLE_WRITE_ERROR) once it passes the cap.
+
+static size_t
+s_on_write (char *data, size_t size, size_t nmemb, void *arg)
+{
+    s_request_t *request = (s_request_t *) arg;
+    size_t bytes = size * nmemb;
+    if (bytes > request->max_response - request->answer_size) {
+        request->too_big = true;
+        return 0;
+    }
+    s_reserve (&request->answer, &request->answer_cap, request->answer_size + bytes + 1);
+    memcpy (request->answer + request->answer_size, data, bytes);
+    request->answer_size += bytes;
+    request->answer [request->answer_size] = 0;
+    return bytes;
+}
+
+//  --------------------------------------------------------------------------
+//  zloop side: an fd is ready, or curl's timeout expired. The poller's arg is
+//  the pp_http, not the s_socket: a handler earlier in the same zloop pass
+//  may have freed the s_socket, and curl ignores fds it no longer tracks.
+
+static void s_drain (pp_http_t *self);
+
+static int
+s_on_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    pp_http_t *self = (pp_http_t *) arg;
+    int mask = 0;
+    if (item->revents & ZMQ_POLLIN)
+        mask |= CURL_CSELECT_IN;
+    if (item->revents & ZMQ_POLLOUT)
+        mask |= CURL_CSELECT_OUT;
+    if (item->revents & ZMQ_POLLERR)
+        mask |= CURL_CSELECT_ERR;
+    int running = 0;
+    curl_multi_socket_action (self->multi, item->fd, mask, &running);
+    s_drain (self);
+    return 0;
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    pp_http_t *self = (pp_http_t *) arg;
+    //  A cancelled timer may still fire in the pass that cancelled it
+    if (timer_id != self->timer_id)
+        return 0;
+    //  One-shot: zloop drops it when we return, so curl must not end it
+    self->timer_id = -1;
+    int running = 0;
+    curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    s_drain (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  curl side: watch an fd for these events (or stop watching it). zloop
+//  cannot change a poller's events, so a change ends the poller and adds a
+//  new one.
+
+static int
+s_on_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    pp_http_t *self = (pp_http_t *) userp;
+    s_socket_t *sock = (s_socket_t *) socketp;
+    zmq_pollitem_t item = {NULL, fd, 0, 0};
+
+    if (what == CURL_POLL_REMOVE) {
+        if (sock) {
+            if (sock->events)
+                zloop_poller_end (self->loop, &item);
+            if (sock->prev)
+                sock->prev->next = sock->next;
+            else
+                self->sockets = sock->next;
+            if (sock->next)
+                sock->next->prev = sock->prev;
+            free (sock);
+        }
+        return 0;
+    }
+    if (!sock) {
+        sock = (s_socket_t *) zmalloc (sizeof (s_socket_t));
+        sock->fd = fd;
+        sock->next = self->sockets;
+        if (self->sockets)
+            self->sockets->prev = sock;
+        self->sockets = sock;
+        curl_multi_assign (self->multi, fd, sock);
+    }
+    short events = 0;
+    if (what & CURL_POLL_IN)
+        events |= ZMQ_POLLIN;
+    if (what & CURL_POLL_OUT)
+        events |= ZMQ_POLLOUT;
+    if (events == sock->events)
+        return 0;
+    if (sock->events)
+        zloop_poller_end (self->loop, &item);
+    sock->events = 0;
+    if (events) {
+        item.events = events;
+        if (zloop_poller (self->loop, &item, s_on_ready, self)) {
+            zsys_error ("pp_http: cannot watch fd %d", (int) fd);
+            return -1;
+        }
+        //  zloop silently drops a poller after two errors in a row; curl
+        //  must see every error itself, or its view of the fd goes stale
+        zloop_poller_set_tolerant (self->loop, &item);
+        sock->events = events;
+    }
+    return 0;
+}
+
+//  curl wants to be called back in timeout_ms (0: as soon as possible;
+//  -1: never). One zloop timer stands for it; it is replaced on change.
+static int
+s_on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
+{
+    pp_http_t *self = (pp_http_t *) userp;
+    if (timeout_ms >= 0 && self->timer_id != -1
+        && self->timer_when == zclock_mono () + timeout_ms)
+        return 0;                       //  unchanged
+    if (self->timer_id != -1) {
+        zloop_timer_end (self->loop, self->timer_id);
+        self->timer_id = -1;
+    }
+    if (timeout_ms >= 0) {
+        self->timer_id = zloop_timer (self->loop, (size_t) timeout_ms, 1, s_on_timer, self);
+        if (self->timer_id == -1) {
+            zsys_error ("pp_http: cannot set timer");
+            return -1;
+        }
+        self->timer_when = zclock_mono () + timeout_ms;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Finished transfers: take each off the multi handle, tell its owner, and
+//  recycle it. A callback may start new requests (pp_http_post adds handles,
+//  which is allowed here: we are not inside a curl callback). The request is
+//  recycled only after its callback, since the body it lent is ours.
+
+static void
+s_request_recycle (pp_http_t *self, s_request_t *request)
+{
+    if (self->idle_count >= S_FREE_MAX) {
+        s_request_destroy (&request);
+        return;
+    }
+    if (request->answer_cap > S_BUFFER_KEEP) {
+        free (request->answer);
+        request->answer = NULL;
+        request->answer_cap = 0;
+    }
+    if (request->body_cap > S_BUFFER_KEEP) {
+        free (request->body);
+        request->body = NULL;
+        request->body_cap = 0;
+    }
+    request->done = NULL;
+    request->arg = NULL;
+    request->prev = NULL;
+    request->next = self->idle;
+    self->idle = request;
+    self->idle_count++;
+}
+
+static void
+s_unlink_active (pp_http_t *self, s_request_t *request)
+{
+    if (request->prev)
+        request->prev->next = request->next;
+    else
+        self->active = request->next;
+    if (request->next)
+        request->next->prev = request->prev;
+    request->prev = request->next = NULL;
+    assert (self->active_count > 0);
+    self->active_count--;
+}
+
+static void
+s_finish (pp_http_t *self, s_request_t *request, CURLcode result)
+{
+    pp_http_response_t response = {0};
+    response.latency_us = pp_mono_us () - request->started_us;
+    response.body = "";
+    long status = 0;
+    curl_easy_getinfo (request->easy, CURLINFO_RESPONSE_CODE, &status);
+    response.status = status;
+    if (result == CURLE_OK) {
+        response.error = PP_HTTP_OK;
+        if (request->answer) {
+            response.body = request->answer;
+            response.body_size = request->answer_size;
+        }
+    }
+    else {
+        response.error_text = request->error [0] ? request->error : curl_easy_strerror (result);
+        if (request->too_big || result == CURLE_FILESIZE_EXCEEDED) {
+            response.error = PP_HTTP_TOO_BIG;
+            response.error_text = "answer body over the limit";
+        }
+        else
+        if (result == CURLE_OPERATION_TIMEDOUT) {
+            //  The connect timeout is shorter than the request's: when it
+            //  fired, the buyer could not be reached, which is "connect"
+            curl_off_t connected_us = 0;
+            curl_easy_getinfo (request->easy, CURLINFO_CONNECT_TIME_T, &connected_us);
+            if (connected_us == 0 && request->connect_timeout_ms < request->timeout_ms
+                && response.latency_us < (int64_t) request->timeout_ms * 1000)
+                response.error = PP_HTTP_CONNECT;
+            else
+                response.error = PP_HTTP_TIMEOUT;
+        }
+        else
+        if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST
+            || result == CURLE_COULDNT_RESOLVE_PROXY)
+            response.error = PP_HTTP_CONNECT;
+        else
+            response.error = PP_HTTP_FAILED;
+    }
+    request->done (&response, request->arg);
+}
+
+static void
+s_drain (pp_http_t *self)
+{
+    bool was_dispatching = self->dispatching;
+    self->dispatching = true;
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read (self->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        //  msg dies with curl_multi_remove_handle: copy what we need first
+        CURL *easy = msg->easy_handle;
+        CURLcode result = msg->data.result;
+        char *priv = NULL;
+        curl_easy_getinfo (easy, CURLINFO_PRIVATE, &priv);
+        s_request_t *request = (s_request_t *) priv;
+        assert (request && request->easy == easy);
+        curl_multi_remove_handle (self->multi, easy);
+        s_unlink_active (self, request);
+        s_finish (self, request, result);
+        s_request_recycle (self, request);
+    }
+    self->dispatching = was_dispatching;
+}
+
+//  --------------------------------------------------------------------------
+
+pp_http_t *
+pp_http_new (zloop_t *loop)
+{
+    assert (loop);
+    pthread_once (&s_curl_once, s_curl_init);
+    if (s_curl_init_rc != CURLE_OK) {
+        zsys_error ("pp_http: curl_global_init failed: %s", curl_easy_strerror (s_curl_init_rc));
+        return NULL;
+    }
+    pp_http_t *self = (pp_http_t *) zmalloc (sizeof (pp_http_t));
+    self->loop = loop;
+    self->timer_id = -1;
+    self->multi = curl_multi_init ();
+    if (!self->multi) {
+        zsys_error ("pp_http: curl_multi_init failed");
+        free (self);
+        return NULL;
+    }
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
+    curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
+    curl_multi_setopt (self->multi, CURLMOPT_MAXCONNECTS, (long) S_MAXCONNECTS);
+    curl_multi_setopt (self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    return self;
+}
+
+void
+pp_http_destroy (pp_http_t **self_p)
+{
+    assert (self_p);
+    pp_http_t *self = *self_p;
+    if (!self)
+        return;
+    assert (!self->dispatching);        //  not from a done callback
+    while (self->active) {
+        s_request_t *request = self->active;
+        s_unlink_active (self, request);
+        curl_multi_remove_handle (self->multi, request->easy);
+        s_request_destroy (&request);
+    }
+    while (self->idle) {
+        s_request_t *request = self->idle;
+        self->idle = request->next;
+        s_request_destroy (&request);
+    }
+    //  Closes the cached connections (telling s_on_socket to forget them)
+    curl_multi_cleanup (self->multi);
+    while (self->sockets) {
+        s_socket_t *sock = self->sockets;
+        self->sockets = sock->next;
+        if (sock->events) {
+            zmq_pollitem_t item = {NULL, sock->fd, 0, 0};
+            zloop_poller_end (self->loop, &item);
+        }
+        free (sock);
+    }
+    if (self->timer_id != -1)
+        zloop_timer_end (self->loop, self->timer_id);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Set up the easy handle for one POST; 0 or -1.
+static int
+s_request_setup (s_request_t *request, const char *url, size_t size)
+{
+    CURL *easy = request->easy;
+    CURLcode rc = CURLE_OK;
+    curl_easy_reset (easy);
+    request->error [0] = 0;
+#define S_SET(option, value)                                        \
+    if (rc == CURLE_OK)                                             \
+        rc = curl_easy_setopt (easy, option, value);
+    S_SET (CURLOPT_URL, url);
+    S_SET (CURLOPT_PRIVATE, (void *) request);
+    S_SET (CURLOPT_ERRORBUFFER, request->error);
+    S_SET (CURLOPT_NOSIGNAL, 1L);
+    S_SET (CURLOPT_PROTOCOLS_STR, "http,https");
+    S_SET (CURLOPT_TIMEOUT_MS, (long) request->timeout_ms);
+    S_SET (CURLOPT_CONNECTTIMEOUT_MS, (long) request->connect_timeout_ms);
+    S_SET (CURLOPT_TCP_NODELAY, 1L);
+    S_SET (CURLOPT_TCP_KEEPALIVE, 1L);
+    S_SET (CURLOPT_POST, 1L);
+    //  POSTFIELDS points at our copy (no copy inside curl); the size covers
+    //  bodies with NUL bytes in them
+    S_SET (CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
+    S_SET (CURLOPT_POSTFIELDS, request->body);
+    S_SET (CURLOPT_HTTPHEADER, request->headers);
+    S_SET (CURLOPT_WRITEFUNCTION, s_on_write);
+    S_SET (CURLOPT_WRITEDATA, (void *) request);
+    //  Stops early when Content-Length says the answer is too big
+    if (request->max_response > 0 && request->max_response < (size_t) INT64_MAX)
+        S_SET (CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) request->max_response);
+#undef S_SET
+    if (rc != CURLE_OK) {
+        zsys_error ("pp_http: cannot set up request: %s", curl_easy_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+pp_http_post (pp_http_t *self, const char *url, const char *content_type, const char *body,
+              size_t size, int timeout_ms, size_t max_response, pp_http_done_fn *done, void *arg)
+{
+    assert (self);
+    assert (url);
+    assert (done);
+    assert (body || size == 0);
+    if (timeout_ms <= 0)
+        return -1;
+    s_request_t *request = self->idle;
+    if (request) {
+        self->idle = request->next;
+        self->idle_count--;
+        request->next = NULL;
+    }
+    else {
+        request = (s_request_t *) zmalloc (sizeof (s_request_t));
+        request->easy = curl_easy_init ();
+        if (!request->easy) {
+            zsys_error ("pp_http: curl_easy_init failed");
+            s_request_destroy (&request);
+            return -1;
+        }
+    }
+    //  The body: a copy we keep, so the caller's buffer may go at once
+    s_reserve (&request->body, &request->body_cap, size + 1);
+    if (size)
+        memcpy (request->body, body, size);
+    request->body [size] = 0;
+    //  Headers: rebuilt only when the content type changes
+    if (!content_type)
+        content_type = "application/json";
+    if (!request->content_type || strcmp (request->content_type, content_type) != 0) {
+        curl_slist_free_all (request->headers);
+        free (request->content_type);
+        request->content_type = strdup (content_type);
+        assert (request->content_type);
+        char *line = zsys_sprintf ("Content-Type: %s", content_type);
+        assert (line);
+        request->headers = curl_slist_append (NULL, line);
+        zstr_free (&line);
+        if (request->headers)
+            request->headers = curl_slist_append (request->headers, "Expect:");
+        assert (request->headers);
+    }
+    request->answer_size = 0;
+    if (request->answer)
+        request->answer [0] = 0;
+    request->too_big = false;
+    request->max_response = max_response;
+    request->timeout_ms = timeout_ms;
+    request->connect_timeout_ms =
+        timeout_ms < S_CONNECT_TIMEOUT_MS ? timeout_ms : S_CONNECT_TIMEOUT_MS;
+    request->done = done;
+    request->arg = arg;
+    request->started_us = pp_mono_us ();
+    if (s_request_setup (request, url, size)) {
+        s_request_recycle (self, request);
+        return -1;
+    }
+    CURLMcode mrc = curl_multi_add_handle (self->multi, request->easy);
+    if (mrc != CURLM_OK) {
+        zsys_error ("pp_http: cannot start request: %s", curl_multi_strerror (mrc));
+        s_request_recycle (self, request);
+        return -1;
+    }
+    request->prev = NULL;
+    request->next = self->active;
+    if (self->active)
+        self->active->prev = request;
+    self->active = request;
+    self->active_count++;
+    return 0;
+}
+
+size_t
+pp_http_active (pp_http_t *self)
+{
+    assert (self);
+    return self->active_count;
+}

@@ -1,0 +1,398 @@
+/*  deliver_server - post the full lead to the best bid, fall back down the ranking, settle the money  */
+/*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
+
+#include "deliver_server.h"
+#include "pp_http.h"
+#include "pp_json.h"
+#include "pp_log.h"
+#include "pp_stage.h"
+#include "pp_util.h"
+
+#include <regex.h>
+
+#define S_MAX_RESPONSE (64 * 1024)  //  a buyer's answer larger than this is a rejection
+
+struct deliver_server {
+    pp_stage_t *stage;          //  the shared runtime
+    pp_http_t *http;            //  posts in flight, driven by the stage's loop
+    zlistx_t *jobs;             //  leads being delivered (owned)
+};
+
+//  One lead on its way through the ranked bids.
+typedef struct {
+    deliver_server_t *server;   //  Not owned
+    pp_lead_t *lead;            //  the lead
+    pp_market_t *market;        //  the market it was ranked with (a reference)
+    size_t next;                //  next bid to try
+    const pp_campaign_t *campaign;  //  Not owned: campaign of the post in flight
+    pp_bid_t *bid;              //  Not owned: bid of the post in flight
+    void *handle;               //  our place in server->jobs
+} s_job_t;
+
+static void
+s_job_destroy (void **item_p)
+{
+    s_job_t *job = (s_job_t *) *item_p;
+    if (job) {
+        pp_lead_destroy (&job->lead);
+        pp_market_unlink (&job->market);
+        free (job);
+        *item_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Post bodies
+
+static cJSON *
+s_source_value (const char *source, pp_lead_t *lead, const pp_bid_t *bid)
+{
+    if (streq (source, "lead_id"))
+        return cJSON_CreateString (pp_lead_id (lead));
+    if (streq (source, "ping_id"))
+        return cJSON_CreateString (bid->bid_ref ? bid->bid_ref : pp_lead_id (lead));
+    if (streq (source, "vertical"))
+        return cJSON_CreateString (pp_lead_vertical (lead));
+    if (streq (source, "source"))
+        return cJSON_CreateString (pp_lead_source (lead));
+    if (streq (source, "sub_id"))
+        return cJSON_CreateString (pp_lead_sub_id (lead));
+    if (streq (source, "publisher"))
+        return cJSON_CreateString (pp_lead_publisher (lead));
+    const pp_value_t *value = pp_fields_get (pp_lead_fields (lead), source);
+    if (!value)
+        return NULL;
+    if (value->type == PP_VALUE_INT)
+        return cJSON_CreateNumber ((double) value->i);
+    return pp_json_from_value (value);
+}
+
+//  Set `key` in object; "a/b" nests objects.
+static void
+s_set_path (cJSON *object, const char *key, cJSON *value)
+{
+    const char *slash = strchr (key, '/');
+    if (!slash) {
+        cJSON_DeleteItemFromObjectCaseSensitive (object, key);
+        cJSON_AddItemToObject (object, key, value);
+        return;
+    }
+    char head [128];
+    snprintf (head, sizeof head, "%.*s", (int) (slash - key), key);
+    cJSON *child = cJSON_GetObjectItemCaseSensitive (object, head);
+    if (!cJSON_IsObject (child)) {
+        cJSON_DeleteItemFromObjectCaseSensitive (object, head);
+        child = cJSON_AddObjectToObject (object, head);
+    }
+    s_set_path (child, slash + 1, value);
+}
+
+static void
+s_form_append (char **buf, size_t *len, size_t *cap, const char *key, const char *value)
+{
+    size_t need = *len + 3 * (strlen (key) + strlen (value)) + 3;
+    if (need > *cap) {
+        *cap = need * 2;
+        *buf = (char *) realloc (*buf, *cap);
+        assert (*buf);
+    }
+    if (*len)
+        (*buf) [(*len)++] = '&';
+    for (int part = 0; part < 2; part++) {
+        const char *text = part ? value : key;
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+            if (isalnum (*p) || strchr ("-._~", *p))
+                (*buf) [(*len)++] = (char) *p;
+            else
+            if (*p == ' ')
+                (*buf) [(*len)++] = '+';
+            else
+                *len += (size_t) sprintf (*buf + *len, "%%%02X", *p);
+        }
+        if (!part)
+            (*buf) [(*len)++] = '=';
+    }
+    (*buf) [*len] = 0;
+}
+
+char *
+deliver_post_body (const pp_campaign_t *campaign, pp_lead_t *lead, const pp_bid_t *bid,
+                   const char **content_type)
+{
+    cJSON *root = cJSON_CreateObject ();
+    if (campaign->mapping_count == 0) {
+        //  The default post protocol of DESIGN section 6
+        cJSON_AddStringToObject (root, "ping_id", bid->bid_ref ? bid->bid_ref : pp_lead_id (lead));
+        cJSON_AddStringToObject (root, "lead_id", pp_lead_id (lead));
+        cJSON_AddStringToObject (root, "vertical", pp_lead_vertical (lead));
+        cJSON *fields = cJSON_AddObjectToObject (root, "fields");
+        pp_fields_t *bag = pp_lead_fields (lead);
+        for (size_t i = 0; i < pp_fields_size (bag); i++)
+            cJSON_AddItemToObject (fields, pp_fields_name (bag, i),
+                                   s_source_value (pp_fields_name (bag, i), lead, bid));
+    }
+    else
+        for (size_t i = 0; i < campaign->mapping_count; i++) {
+            cJSON *value = s_source_value (campaign->mapping [i].value, lead, bid);
+            if (value)
+                s_set_path (root, campaign->mapping [i].key, value);
+        }
+    for (size_t i = 0; i < campaign->constant_count; i++) {
+        cJSON *value = cJSON_Parse (campaign->constants [i].value);
+        if (value)
+            s_set_path (root, campaign->constants [i].key, value);
+    }
+    char *body;
+    if (campaign->post_format == PP_POST_FORM) {
+        *content_type = "application/x-www-form-urlencoded";
+        size_t len = 0, cap = 256;
+        body = (char *) malloc (cap);
+        assert (body);
+        body [0] = 0;
+        //  Form posts are flat: nested objects (the default protocol's
+        //  "fields") contribute their members at the top level
+        for (cJSON *item = root->child; item; item = item->next) {
+            cJSON *members = cJSON_IsObject (item) ? item->child : item;
+            for (cJSON *member = members; member; member = cJSON_IsObject (item) ? member->next : NULL) {
+                char number [40];
+                const char *text = pp_json_scalar_text (member, number, sizeof number);
+                if (text)
+                    s_form_append (&body, &len, &cap, member->string, text);
+            }
+        }
+    }
+    else {
+        *content_type = "application/json";
+        body = pp_json_print (root);
+    }
+    cJSON_Delete (root);
+    return body;
+}
+
+bool
+deliver_accepted (const pp_campaign_t *campaign, long status, const char *body, char *ref,
+                  size_t size)
+{
+    if (ref && size)
+        ref [0] = 0;
+    if (status < 200 || status > 299)
+        return false;
+    cJSON *answer = cJSON_Parse (body ? body : "");
+    bool accepted = false;
+    if (campaign->accepted_contains)
+        accepted = body && strstr (body, campaign->accepted_contains);
+    else
+    if (campaign->accepted_regex) {
+        regex_t regex;
+        if (regcomp (&regex, campaign->accepted_regex, REG_EXTENDED | REG_NOSUB) == 0) {
+            accepted = body && regexec (&regex, body, 0, NULL, 0) == 0;
+            regfree (&regex);
+        }
+    }
+    else
+    if (campaign->accepted_pointer) {
+        const cJSON *value = pp_json_pointer (answer, campaign->accepted_pointer);
+        cJSON *expected = campaign->accepted_equals ? cJSON_Parse (campaign->accepted_equals)
+                                                    : cJSON_CreateTrue ();
+        accepted = value && expected && cJSON_Compare (value, expected, true);
+        cJSON_Delete (expected);
+    }
+    else
+        accepted = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (answer, "accepted"));
+    if (accepted && ref && size) {
+        const cJSON *id = pp_json_pointer (answer, "/id");
+        char number [40];
+        const char *text = pp_json_scalar_text (id, number, sizeof number);
+        if (text)
+            snprintf (ref, size, "%s", text);
+    }
+    cJSON_Delete (answer);
+    return accepted;
+}
+
+int64_t
+deliver_payout (const pp_publisher_t *publisher, int64_t charge_cents)
+{
+    if (!publisher)
+        return 0;
+    if (publisher->payout_kind == PP_PAYOUT_FIXED)
+        return publisher->payout_fixed_cents < charge_cents ? publisher->payout_fixed_cents
+                                                            : charge_cents;
+    //  Revshare, rounded down to the cent
+    return charge_cents * publisher->revshare_percent / 100;
+}
+
+//  --------------------------------------------------------------------------
+//  The walk down the ranking
+
+static void s_try_next (s_job_t *job);
+
+static void
+s_job_end (s_job_t *job)
+{
+    zlistx_delete (job->server->jobs, job->handle);
+}
+
+static void
+s_on_post (const pp_http_response_t *response, void *arg)
+{
+    s_job_t *job = (s_job_t *) arg;
+    pp_stage_t *stage = job->server->stage;
+    const pp_campaign_t *campaign = job->campaign;
+    const pp_bid_t *bid = job->bid;
+    char ref [128] = "";
+    bool accepted = response->error == PP_HTTP_OK
+                    && deliver_accepted (campaign, response->status, response->body, ref,
+                                         sizeof ref);
+    if (!accepted) {
+        char code [32];
+        const char *kind = "post_rejected";
+        if (response->error != PP_HTTP_OK) {
+            kind = "post_error";
+            snprintf (code, sizeof code, "%s", pp_http_error_name (response->error));
+        }
+        else
+        if (response->status < 200 || response->status > 299)
+            snprintf (code, sizeof code, "http_%ld", response->status);
+        else
+            snprintf (code, sizeof code, "rejected");
+        pp_event_t *event = pp_stage_event (stage, job->lead, kind);
+        pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
+        pp_event_set_amount_cents (event, bid->price_cents);
+        pp_event_set_latency_us (event, response->latency_us);
+        pp_event_set_code (event, code);
+        pp_stage_emit (stage, &event);
+        s_try_next (job);
+        return;
+    }
+    const pp_publisher_t *publisher
+        = pp_market_publisher_by_id (job->market, pp_lead_publisher_id (job->lead));
+    int64_t charge = bid->price_cents;
+    int64_t payout = deliver_payout (publisher, charge);
+
+    pp_event_t *event = pp_stage_event (stage, job->lead, "accepted");
+    pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
+    pp_event_set_amount_cents (event, charge);
+    pp_event_set_latency_us (event, response->latency_us);
+    if (*ref) {
+        cJSON *detail = cJSON_CreateObject ();
+        cJSON_AddStringToObject (detail, "buyer_ref", ref);
+        char *text = pp_json_print (detail);
+        pp_event_set_detail (event, text);
+        free (text);
+        cJSON_Delete (detail);
+    }
+    pp_stage_emit (stage, &event);
+
+    event = pp_stage_event (stage, job->lead, "sold");
+    pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
+    pp_event_set_amount_cents (event, charge);
+    pp_event_set_payout_cents (event, payout);
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"publisher_id\":%u}", pp_lead_publisher_id (job->lead));
+    pp_event_set_detail (event, detail);
+    pp_stage_emit (stage, &event);
+
+    pp_result_t *result = pp_result_new (pp_lead_id (job->lead), PP_STATUS_SOLD);
+    pp_result_set_price_cents (result, payout);
+    pp_result_set_charge_cents (result, charge);
+    pp_stage_finish (stage, &job->lead, &result);
+    s_job_end (job);
+}
+
+//  Post to the next bid in rank, or end the lead when none is left or the
+//  deadline has passed.
+static void
+s_try_next (s_job_t *job)
+{
+    pp_stage_t *stage = job->server->stage;
+    while (job->next < pp_lead_bid_size (job->lead)) {
+        pp_bid_t *bid = pp_lead_bid (job->lead, job->next++);
+        const pp_campaign_t *campaign = pp_market_campaign_by_id (job->market, bid->campaign_id);
+        if (!campaign)
+            continue;
+        int64_t left_ms = (pp_lead_deadline_us (job->lead) - pp_now_us ()) / 1000;
+        if (left_ms <= 0)
+            break;
+        int timeout_ms = campaign->post_timeout_ms > 0 ? campaign->post_timeout_ms : 2000;
+        if (timeout_ms > left_ms)
+            timeout_ms = (int) left_ms;
+        const char *content_type;
+        char *body = deliver_post_body (campaign, job->lead, bid, &content_type);
+        job->campaign = campaign;
+        job->bid = bid;
+        int rc = pp_http_post (job->server->http, campaign->post_url, content_type, body,
+                               strlen (body), timeout_ms, S_MAX_RESPONSE, s_on_post, job);
+        free (body);
+        pp_event_t *event = pp_stage_event (stage, job->lead, rc ? "post_error" : "posted");
+        pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
+        pp_event_set_amount_cents (event, bid->price_cents);
+        if (rc)
+            pp_event_set_code (event, "failed");
+        pp_stage_emit (stage, &event);
+        if (rc == 0)
+            return;             //  s_on_post continues
+    }
+    if (pp_stage_expired (stage, job->lead)) {
+        pp_stage_finish_status (stage, &job->lead, PP_STATUS_ERROR, "timeout", NULL,
+                                "the lead's deadline passed during delivery");
+    }
+    else {
+        pp_event_t *event = pp_stage_event (stage, job->lead, "unsold");
+        pp_event_set_code (event, "all_posts_rejected");
+        pp_stage_emit (stage, &event);
+        pp_stage_finish_status (stage, &job->lead, PP_STATUS_UNSOLD, "all_posts_rejected", NULL,
+                                "every buyer in rank rejected or failed the post");
+    }
+    s_job_end (job);
+}
+
+static void
+s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
+{
+    deliver_server_t *self = (deliver_server_t *) arg;
+    s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+    job->server = self;
+    job->lead = *lead_p;
+    *lead_p = NULL;
+    job->market = pp_market_link (pp_stage_market (stage));
+    job->handle = zlistx_add_end (self->jobs, job);
+    s_try_next (job);
+}
+
+deliver_server_t *
+deliver_server_new (const pp_config_t *config, int slot)
+{
+    deliver_server_t *self = (deliver_server_t *) zmalloc (sizeof (deliver_server_t));
+    self->stage = pp_stage_new (config, PP_STAGE_DELIVER, slot);
+    if (!self->stage) {
+        free (self);
+        return NULL;
+    }
+    self->http = pp_http_new (pp_stage_loop (self->stage));
+    self->jobs = zlistx_new ();
+    zlistx_set_destructor (self->jobs, s_job_destroy);
+    pp_stage_set_handler (self->stage, s_handle, self);
+    return self;
+}
+
+void
+deliver_server_destroy (deliver_server_t **self_p)
+{
+    assert (self_p);
+    deliver_server_t *self = *self_p;
+    if (!self)
+        return;
+    pp_http_destroy (&self->http);
+    zlistx_destroy (&self->jobs);
+    pp_stage_destroy (&self->stage);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+deliver_server_run (deliver_server_t *self)
+{
+    assert (self);
+    return pp_stage_run (self->stage);
+}

@@ -1,0 +1,461 @@
+/*  validate_server - field rules, normalisation, consent and duplicates: only clean leads go on  */
+/*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
+
+#include "validate_server.h"
+#include "pp_json.h"
+#include "pp_log.h"
+#include "pp_stage.h"
+#include "pp_util.h"
+
+#include <ctype.h>
+
+struct validate_server {
+    pp_stage_t *stage;          //  the shared runtime
+    uint64_t rejected;          //  leads rejected
+    uint64_t duplicates;        //  leads found duplicate
+};
+
+static const char *s_states [] = {
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VT", "VA", "WA", "WV", "WI", "WY", "PR", NULL
+};
+
+int
+validate_phone (const char *text, char *buf)
+{
+    if (!text)
+        return -1;
+    char digits [16];
+    size_t count = 0;
+    for (const char *p = text; *p; p++) {
+        if (isdigit ((unsigned char) *p)) {
+            if (count >= 11)
+                return -1;
+            digits [count++] = *p;
+        }
+        else
+        if (!strchr (" -().+", *p))
+            return -1;
+    }
+    const char *national = digits;
+    if (count == 11 && digits [0] == '1') {
+        national = digits + 1;
+        count = 10;
+    }
+    if (count != 10)
+        return -1;
+    //  NANP: area code and exchange start with 2-9
+    if (national [0] < '2' || national [3] < '2')
+        return -1;
+    snprintf (buf, 16, "+1%.10s", national);
+    return 0;
+}
+
+char *
+validate_email (const char *text)
+{
+    if (!text)
+        return NULL;
+    while (*text == ' ')
+        text++;
+    size_t size = strlen (text);
+    while (size && text [size - 1] == ' ')
+        size--;
+    //  RFC 5321 limits: 254 in all, 64 for the local part
+    if (size < 3 || size > 254)
+        return NULL;
+    const char *at = memchr (text, '@', size);
+    if (!at || at == text || (size_t) (at - text) > 64 || memchr (at + 1, '@', size - (size_t) (at - text) - 1))
+        return NULL;
+    const char *domain = at + 1;
+    size_t domain_size = size - (size_t) (domain - text);
+    if (domain_size < 3 || !memchr (domain, '.', domain_size) || domain [0] == '.'
+        || domain [domain_size - 1] == '.')
+        return NULL;
+    for (const char *p = text; p < at; p++) {
+        unsigned char c = (unsigned char) *p;
+        if (c <= ' ' || c >= 127 || strchr ("\"(),:;<>[\\]", c))
+            return NULL;
+    }
+    if (text [0] == '.' || at [-1] == '.')
+        return NULL;
+    for (size_t i = 0; i < domain_size; i++) {
+        unsigned char c = (unsigned char) domain [i];
+        if (!(isalnum (c) || c == '-' || c == '.'))
+            return NULL;
+        if (c == '.' && i + 1 < domain_size && domain [i + 1] == '.')
+            return NULL;
+    }
+    char *normal = strndup (text, size);
+    assert (normal);
+    for (char *p = normal + (at - text) + 1; *p; p++)
+        *p = (char) tolower ((unsigned char) *p);
+    return normal;
+}
+
+static size_t
+s_utf8_length (const char *text)
+{
+    size_t count = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        if ((*p & 0xC0) != 0x80)
+            count++;
+    return count;
+}
+
+static bool
+s_hex_run (const char *text, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!isxdigit ((unsigned char) text [i]))
+            return false;
+    return true;
+}
+
+//  TrustedForm certificate URLs: https://cert.trustedform.com/<40 hex>
+static bool
+s_trustedform_ok (const char *url)
+{
+    const char *prefix = "https://cert.trustedform.com/";
+    size_t n = strlen (prefix);
+    return strncmp (url, prefix, n) == 0 && strlen (url + n) == 40 && s_hex_run (url + n, 40);
+}
+
+//  Jornaya LeadiD tokens: a UUID (8-4-4-4-12 hex digits)
+static bool
+s_jornaya_ok (const char *token)
+{
+    if (strlen (token) != 36)
+        return false;
+    return s_hex_run (token, 8) && token [8] == '-' && s_hex_run (token + 9, 4)
+           && token [13] == '-' && s_hex_run (token + 14, 4) && token [18] == '-'
+           && s_hex_run (token + 19, 4) && token [23] == '-' && s_hex_run (token + 24, 12);
+}
+
+static void
+s_problem (void *arg, const char *code, const char *field, const char *message)
+{
+    pp_result_add_reason ((pp_result_t *) arg, code, field, message);
+}
+
+static bool
+s_in_list (const char *value, char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (streq (value, list [i]))
+            return true;
+    return false;
+}
+
+int
+validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *result)
+{
+    assert (vertical && lead && result);
+    pp_fields_t *fields = pp_lead_fields (lead);
+    int problems = pp_json_check_structure (vertical, fields, s_problem, result);
+    for (size_t i = 0; i < vertical->field_count; i++) {
+        const pp_field_spec_t *spec = &vertical->fields [i];
+        const pp_value_t *value = pp_fields_get (fields, spec->name);
+        if (!value || value->type == PP_VALUE_NIL)
+            continue;
+        const char *text = value->type == PP_VALUE_STR ? value->s : NULL;
+        switch (spec->type) {
+            case PP_FT_INTEGER:
+            case PP_FT_NUMBER: {
+                if (value->type != PP_VALUE_INT && value->type != PP_VALUE_NUM)
+                    break;      //  reported as field_type
+                double number = value->type == PP_VALUE_INT ? (double) value->i : value->n;
+                if ((spec->has_min && number < spec->min) || (spec->has_max && number > spec->max)) {
+                    problems++;
+                    pp_result_add_reason (result, "field_out_of_range", spec->name,
+                                          "is outside the allowed range");
+                }
+                break;
+            }
+            case PP_FT_ENUM:
+                if (text && !s_in_list (text, spec->values, spec->value_count)) {
+                    problems++;
+                    pp_result_add_reason (result, "field_not_allowed", spec->name,
+                                          "is not one of the allowed values");
+                }
+                break;
+            case PP_FT_EMAIL:
+                if (text) {
+                    char *normal = validate_email (text);
+                    if (!normal) {
+                        problems++;
+                        pp_result_add_reason (result, "email_invalid", spec->name,
+                                              "is not a valid email address");
+                    }
+                    else
+                        pp_fields_set_str (fields, spec->name, normal);
+                    free (normal);
+                }
+                break;
+            case PP_FT_PHONE:
+                if (text) {
+                    char e164 [16];
+                    if (validate_phone (text, e164)) {
+                        problems++;
+                        pp_result_add_reason (result, "phone_invalid", spec->name,
+                                              "is not a valid US phone number");
+                    }
+                    else
+                        pp_fields_set_str (fields, spec->name, e164);
+                }
+                break;
+            case PP_FT_ZIP:
+                if (text) {
+                    size_t size = strlen (text);
+                    bool ok = (size == 5 && strspn (text, "0123456789") == 5)
+                              || (size == 10 && strspn (text, "0123456789") == 5
+                                  && text [5] == '-' && strspn (text + 6, "0123456789") == 4);
+                    if (!ok) {
+                        problems++;
+                        pp_result_add_reason (result, "zip_invalid", spec->name,
+                                              "is not a US ZIP code");
+                    }
+                    else
+                    if (size == 10) {
+                        char zip5 [6];
+                        memcpy (zip5, text, 5);
+                        zip5 [5] = 0;
+                        pp_fields_set_str (fields, spec->name, zip5);
+                    }
+                }
+                break;
+            case PP_FT_STATE:
+                if (text) {
+                    char upper [3] = {0, 0, 0};
+                    bool ok = strlen (text) == 2;
+                    if (ok) {
+                        upper [0] = (char) toupper ((unsigned char) text [0]);
+                        upper [1] = (char) toupper ((unsigned char) text [1]);
+                        ok = false;
+                        for (const char **s = s_states; *s; s++)
+                            if (streq (*s, upper))
+                                ok = true;
+                    }
+                    if (!ok) {
+                        problems++;
+                        pp_result_add_reason (result, "state_invalid", spec->name,
+                                              "is not a US state code");
+                    }
+                    else
+                        pp_fields_set_str (fields, spec->name, upper);
+                }
+                break;
+            case PP_FT_DATE:
+                if (text) {
+                    int64_t us;
+                    char with_time [64];
+                    bool ok = pp_time_parse_iso (text, &us) == 0;
+                    if (!ok && strlen (text) == 10) {
+                        snprintf (with_time, sizeof with_time, "%sT00:00:00Z", text);
+                        ok = pp_time_parse_iso (with_time, &us) == 0;
+                    }
+                    if (!ok) {
+                        problems++;
+                        pp_result_add_reason (result, "date_invalid", spec->name,
+                                              "is not an ISO 8601 date");
+                    }
+                }
+                break;
+            default:
+                break;
+        }
+        //  Normalising replaced the value (and freed the old text): measure the new one
+        text = text ? pp_fields_str (fields, spec->name) : NULL;
+        if (text && spec->max_length > 0 && s_utf8_length (text) > (size_t) spec->max_length) {
+            problems++;
+            pp_result_add_reason (result, "field_too_long", spec->name,
+                                  "is longer than allowed");
+        }
+    }
+    //  Consent
+    pp_fields_t *consent = pp_lead_consent (lead);
+    if (vertical->consent_required) {
+        const pp_value_t *tcpa = pp_fields_get (consent, "tcpa");
+        const char *consent_text = pp_fields_str (consent, "text");
+        if (!tcpa || tcpa->type != PP_VALUE_BOOL || !tcpa->b || !consent_text || !*consent_text) {
+            problems++;
+            pp_result_add_reason (result, "consent_missing", "consent",
+                                  "tcpa must be true and the consent text given");
+        }
+    }
+    const char *certificate = pp_fields_str (consent, "trustedform_cert_url");
+    if (certificate && *certificate && !s_trustedform_ok (certificate)) {
+        problems++;
+        pp_result_add_reason (result, "consent_trustedform_invalid", "consent.trustedform_cert_url",
+                              "is not a TrustedForm certificate URL");
+    }
+    const char *leadid = pp_fields_str (consent, "jornaya_leadid");
+    if (leadid && *leadid && !s_jornaya_ok (leadid)) {
+        problems++;
+        pp_result_add_reason (result, "consent_jornaya_invalid", "consent.jornaya_leadid",
+                              "is not a Jornaya LeadiD token");
+    }
+    const char *honeypot = pp_fields_str (pp_lead_signals (lead), "honeypot");
+    if (honeypot && *honeypot) {
+        problems++;
+        pp_result_add_reason (result, "bot_honeypot", "signals.honeypot",
+                              "the hidden form field was filled");
+    }
+    return problems;
+}
+
+bool
+validate_fingerprint (const pp_vertical_t *vertical, pp_lead_t *lead, char *buf)
+{
+    if (vertical->dedupe_count == 0)
+        return false;
+    pp_fields_t *fields = pp_lead_fields (lead);
+    size_t cap = 256, len = 0;
+    char *text = (char *) malloc (cap);
+    assert (text);
+    len = (size_t) snprintf (text, cap, "%s", vertical->name);
+    bool any = false;
+    for (size_t i = 0; i < vertical->dedupe_count; i++) {
+        const pp_value_t *value = pp_fields_get (fields, vertical->dedupe_fields [i]);
+        char scalar [32] = "";
+        const char *part = "";
+        if (value && value->type == PP_VALUE_STR)
+            part = value->s;
+        else
+        if (value && value->type == PP_VALUE_INT) {
+            snprintf (scalar, sizeof scalar, "%lld", (long long) value->i);
+            part = scalar;
+        }
+        if (*part)
+            any = true;
+        size_t need = len + strlen (part) + 2;
+        if (need > cap) {
+            cap = need * 2;
+            text = (char *) realloc (text, cap);
+            assert (text);
+        }
+        text [len++] = '\x1f';
+        memcpy (text + len, part, strlen (part) + 1);
+        len += strlen (part);
+    }
+    if (any)
+        pp_sha256_hex (text, len, buf);
+    free (text);
+    return any;
+}
+
+//  Insert-if-absent on the fingerprint makes duplicates exact across every
+//  validate instance; an entry older than the vertical's window is taken over.
+//  Returns 1 for a duplicate, 0 for a new lead, -1 on a database failure.
+static int
+s_is_duplicate (validate_server_t *self, const pp_vertical_t *vertical, pp_lead_t *lead,
+                const char *fingerprint)
+{
+    char days [16];
+    snprintf (days, sizeof days, "%d", vertical->dedupe_days > 0 ? vertical->dedupe_days : 30);
+    const char *params [] = {vertical->name, fingerprint, pp_lead_id (lead), days};
+    PGresult *result = pp_db_exec (
+        pp_stage_db (self->stage), "dedupe",
+        "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (vertical, fingerprint) DO UPDATE "
+        "SET lead_id = excluded.lead_id, created_at = now() "
+        "WHERE dedupe.created_at < now () - make_interval (days => $4::int) "
+        "RETURNING lead_id",
+        4, params);
+    if (!result)
+        return -1;
+    int duplicate = PQntuples (result) == 0 ? 1 : 0;
+    PQclear (result);
+    return duplicate;
+}
+
+static void
+s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
+{
+    validate_server_t *self = (validate_server_t *) arg;
+    pp_lead_t *lead = *lead_p;
+    pp_market_t *market = pp_stage_market (stage);
+    const pp_vertical_t *vertical = pp_market_vertical (market, pp_lead_vertical (lead));
+    pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
+    if (!vertical)
+        pp_result_add_reason (result, "vertical_unknown", "vertical", "is not a known vertical");
+    else
+        validate_check (vertical, lead, result);
+    if (pp_result_reason_size (result) > 0) {
+        self->rejected++;
+        pp_event_t *event = pp_stage_event (stage, lead, "rejected");
+        pp_event_set_code (event, pp_result_reason_code (result, 0));
+        cJSON *reasons = cJSON_CreateArray ();
+        for (size_t i = 0; i < pp_result_reason_size (result); i++) {
+            cJSON *reason = cJSON_CreateObject ();
+            cJSON_AddStringToObject (reason, "code", pp_result_reason_code (result, i));
+            cJSON_AddStringToObject (reason, "field", pp_result_reason_field (result, i));
+            cJSON_AddItemToArray (reasons, reason);
+        }
+        cJSON *detail = cJSON_CreateObject ();
+        cJSON_AddItemToObject (detail, "reasons", reasons);
+        char *text = pp_json_print (detail);
+        cJSON_Delete (detail);
+        pp_event_set_detail (event, text);
+        free (text);
+        pp_stage_emit (stage, &event);
+        pp_stage_finish (stage, lead_p, &result);
+        return;
+    }
+    pp_result_destroy (&result);
+    char fingerprint [65];
+    if (!pp_lead_test (lead) && validate_fingerprint (vertical, lead, fingerprint)) {
+        int duplicate = s_is_duplicate (self, vertical, lead, fingerprint);
+        if (duplicate == 1) {
+            self->duplicates++;
+            pp_event_t *event = pp_stage_event (stage, lead, "duplicate");
+            pp_event_set_code (event, "duplicate");
+            pp_stage_emit (stage, &event);
+            pp_stage_finish_status (stage, lead_p, PP_STATUS_DUPLICATE, "duplicate", NULL,
+                                    "the same lead was received within the dedupe window");
+            return;
+        }
+        if (duplicate < 0) {
+            pp_stage_finish_status (stage, lead_p, PP_STATUS_ERROR, "internal", NULL,
+                                    "the duplicate check is unavailable");
+            return;
+        }
+    }
+    pp_event_t *event = pp_stage_event (stage, lead, "validated");
+    pp_stage_emit (stage, &event);
+    pp_stage_forward (stage, lead_p);
+}
+
+validate_server_t *
+validate_server_new (const pp_config_t *config, int slot)
+{
+    validate_server_t *self = (validate_server_t *) zmalloc (sizeof (validate_server_t));
+    self->stage = pp_stage_new (config, PP_STAGE_VALIDATE, slot);
+    if (!self->stage) {
+        free (self);
+        return NULL;
+    }
+    pp_stage_set_handler (self->stage, s_handle, self);
+    return self;
+}
+
+void
+validate_server_destroy (validate_server_t **self_p)
+{
+    assert (self_p);
+    validate_server_t *self = *self_p;
+    if (!self)
+        return;
+    pp_stage_destroy (&self->stage);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+validate_server_run (validate_server_t *self)
+{
+    assert (self);
+    return pp_stage_run (self->stage);
+}
