@@ -2,6 +2,7 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include "pp_db.h"
+#include "pp_util.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -10,6 +11,7 @@
 struct pp_db {
     PGconn *conn;               //  the connection, possibly broken
     char *conninfo;             //  for messages and reconnects
+    char *setup;                //  session statements run after each connect, or NULL
 };
 
 //  Notices (e.g. "relation already exists, skipping") go to debug logging.
@@ -51,6 +53,7 @@ pp_db_destroy (pp_db_t **self_p)
         return;
     PQfinish (self->conn);
     free (self->conninfo);
+    free (self->setup);
     free (self);
     *self_p = NULL;
 }
@@ -72,7 +75,19 @@ pp_db_reset (pp_db_t *self)
         return -1;
     }
     PQsetNoticeProcessor (self->conn, s_notice, NULL);
+    if (self->setup && pp_db_script (self, "session setup", self->setup))
+        return -1;
     return 0;
+}
+
+int
+pp_db_set_setup (pp_db_t *self, const char *sql)
+{
+    assert (self && sql);
+    free (self->setup);
+    self->setup = strdup (sql);
+    assert (self->setup);
+    return pp_db_ok (self) ? pp_db_script (self, "session setup", sql) : -1;
 }
 
 PGconn *
@@ -197,17 +212,37 @@ pp_db_copy_escape (char **buf, size_t *len, size_t *cap, const char *text)
         return;
     }
     size_t size = strlen (text);
-    s_grow (buf, len, cap, size * 2);
+    //  Room for the worst case: every byte replaced by U+FFFD (3 bytes)
+    s_grow (buf, len, cap, size * 3);
     char *out = *buf + *len;
-    for (const char *p = text; *p; p++) {
-        char c = *p;
+    const unsigned char *p = (const unsigned char *) text;
+    const unsigned char *end = p + size;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            //  PostgreSQL refuses invalid UTF-8 and would fail the whole
+            //  COPY: such bytes (from a buyer's answer, say) become U+FFFD
+            size_t n = pp_utf8_char (p, (size_t) (end - p));
+            if (n == 0) {
+                memcpy (out, "\xEF\xBF\xBD", 3);
+                out += 3;
+                p++;
+            }
+            else {
+                memcpy (out, p, n);
+                out += n;
+                p += n;
+            }
+            continue;
+        }
         switch (c) {
             case '\\': *out++ = '\\'; *out++ = '\\'; break;
             case '\n': *out++ = '\\'; *out++ = 'n'; break;
             case '\r': *out++ = '\\'; *out++ = 'r'; break;
             case '\t': *out++ = '\\'; *out++ = 't'; break;
-            default:   *out++ = c;
+            default:   *out++ = (char) c;
         }
+        p++;
     }
     *len = (size_t) (out - *buf);
     (*buf) [*len] = 0;

@@ -19,6 +19,10 @@ typedef struct pp_db pp_db_t;
 //  retry with pp_db_reset (). NULL only for a NULL conninfo.
 pp_db_t *
     pp_db_new (const char *conninfo);
+//  Statements to run on this session now and after every reconnect (e.g.
+//  "SET synchronous_commit = off"); copied. 0, or -1 when they failed now.
+int PP_MUSTCHECK
+    pp_db_set_setup (pp_db_t *self, const char *sql);
 //  PQfinish and free; nulls *self_p. Safe on NULL.
 void
     pp_db_destroy (pp_db_t **self_p);

@@ -240,11 +240,10 @@ s_on_input (zloop_t *loop, zsock_t *reader, void *arg)
         self->handled++;
         int64_t now = pp_now_us ();
         pp_lead_add_stamp (lead, self->code, false, now);
-        if (now >= pp_lead_deadline_us (lead)) {
+        if (now >= pp_lead_deadline_us (lead))
             pp_stage_finish_status (self, &lead, PP_STATUS_ERROR, "timeout", NULL,
                                     "the lead's deadline passed before it was processed");
-            continue;
-        }
+        else
         if (self->handler)
             self->handler (self, &lead, self->handler_arg);
         else
@@ -260,9 +259,15 @@ s_on_input (zloop_t *loop, zsock_t *reader, void *arg)
 static int
 s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
 {
-    pp_stage_t *self = (pp_stage_t *) arg;
     pp_sd_watchdog ();
-    s_check_pressure (self);
+    return 0;
+}
+
+//  Input paused by a full outbox resumes as soon as acks drain it.
+static int
+s_on_pressure (zloop_t *loop, int timer_id, void *arg)
+{
+    s_check_pressure ((pp_stage_t *) arg);
     return 0;
 }
 
@@ -271,8 +276,10 @@ pp_stage_run (pp_stage_t *self)
 {
     assert (self);
     int watchdog_ms = pp_sd_watchdog_ms ();
-    self->watchdog_timer = zloop_timer (self->loop, (size_t) (watchdog_ms ? watchdog_ms : 500),
-                                        0, s_on_watchdog, self);
+    if (watchdog_ms)
+        self->watchdog_timer = zloop_timer (self->loop, (size_t) watchdog_ms, 0, s_on_watchdog,
+                                            self);
+    zloop_timer (self->loop, 50, 0, s_on_pressure, self);
     pp_sd_ready ();
     pp_sd_status ("running");
     zloop_start (self->loop);

@@ -196,7 +196,7 @@ pp_time_parse_iso (const char *text, int64_t *us)
     if (*p)
         return -1;
     static const int mdays [] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > mdays [mon - 1] || hour > 23
+    if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > mdays [mon - 1] || hour > 23
         || min > 59 || sec > 60)
         return -1;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -212,6 +212,65 @@ pp_time_parse_iso (const char *text, int64_t *us)
     int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - offset_s;
     *us = secs * 1000000 + frac_us;
     return 0;
+}
+
+size_t
+pp_utf8_char (const unsigned char *text, size_t size)
+{
+    if (size == 0)
+        return 0;
+    unsigned char c = text [0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    uint32_t code;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        code = c & 0x1F;
+    }
+    else
+    if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        code = c & 0x0F;
+    }
+    else
+    if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        code = c & 0x07;
+    }
+    else
+        return 0;
+    if (size < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((text [i] & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (text [i] & 0x3F);
+    }
+    if ((need == 3 && code < 0x800) || (need == 4 && (code < 0x10000 || code > 0x10FFFF))
+        || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+bool
+pp_utf8_valid (const char *text, size_t size)
+{
+    const unsigned char *p = (const unsigned char *) text;
+    size_t i = 0;
+    while (i < size) {
+        if (p [i] == 0)
+            return false;
+        if (p [i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = pp_utf8_char (p + i, size - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
 }
 
 void

@@ -44,6 +44,15 @@ void
 int PP_MUSTCHECK
     pp_time_parse_iso (const char *text, int64_t *us);
 
+//  Length of the valid UTF-8 sequence at text [0] (1..4, at most `size`),
+//  or 0 when it is not one (overlong forms, surrogates and code points past
+//  U+10FFFF are not valid).
+size_t
+    pp_utf8_char (const unsigned char *text, size_t size);
+//  True when all `size` bytes are valid UTF-8 with no NUL byte.
+bool
+    pp_utf8_valid (const char *text, size_t size);
+
 //  Money: format integer cents as "12.34" (or "-0.05") into buf (>= 24 bytes).
 void
     pp_cents_format (int64_t cents, char *buf, size_t size);

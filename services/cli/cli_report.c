@@ -12,20 +12,28 @@
 //  cents (bigint) all the way; the C side only formats it.
 
 //  Publisher, source, vertical: the leads offered to us, by receipt time.
-//  payout is what the publishers earned, epl their earnings per lead.
+//  The money comes from the sales rows (the `sold` events, the money of
+//  record) of those leads: a sale is never earlier than its lead's receipt,
+//  so the window bounds the sales scan too. payout is what the publishers
+//  earned, epl their earnings per lead offered.
 static const char *s_sql_by_lead =
-    "SELECT key, leads, sold, revenue, payout, revenue - payout AS margin,"
-    "       payout / leads AS epl, round (sold::numeric / leads, 4) AS sell_through"
+    "WITH s AS ("
+    "  SELECT lead_id, sum (charge_cents)::bigint AS charge, sum (payout_cents)::bigint AS payout"
+    "  FROM sales"
+    "  WHERE ($1::interval IS NULL OR at >= now () - $1::interval)"
+    "  GROUP BY lead_id)"
+    " SELECT key, leads, sold, revenue, payout, revenue - payout AS margin,"
+    "        payout / leads AS epl, round (sold::numeric / leads, 4) AS sell_through"
     " FROM ("
-    "  SELECT CASE $3::text WHEN 'publisher' THEN publisher WHEN 'source' THEN source"
-    "         ELSE vertical END AS key,"
+    "  SELECT CASE $3::text WHEN 'publisher' THEN l.publisher WHEN 'source' THEN l.source"
+    "         ELSE l.vertical END AS key,"
     "         count (*) AS leads,"
-    "         count (*) FILTER (WHERE status = 'sold') AS sold,"
-    "         coalesce (sum (charge_cents), 0)::bigint AS revenue,"
-    "         coalesce (sum (price_cents), 0)::bigint AS payout"
-    "  FROM leads"
-    "  WHERE ($1::interval IS NULL OR received_at >= now () - $1::interval)"
-    "    AND ($2::boolean OR NOT test)"
+    "         count (*) FILTER (WHERE l.status = 'sold') AS sold,"
+    "         coalesce (sum (s.charge), 0)::bigint AS revenue,"
+    "         coalesce (sum (s.payout), 0)::bigint AS payout"
+    "  FROM leads l LEFT JOIN s USING (lead_id)"
+    "  WHERE ($1::interval IS NULL OR l.received_at >= now () - $1::interval)"
+    "    AND ($2::boolean OR NOT l.test)"
     "  GROUP BY 1) t"
     " ORDER BY revenue DESC, key COLLATE \"C\"";
 

@@ -44,6 +44,15 @@ s_job_destroy (void **item_p)
 //  --------------------------------------------------------------------------
 //  Post bodies
 
+//  A field value as JSON; integers as numbers, so form encoding can print them.
+static cJSON *
+s_value_json (const pp_value_t *value)
+{
+    if (value->type == PP_VALUE_INT)
+        return cJSON_CreateNumber ((double) value->i);
+    return pp_json_from_value (value);
+}
+
 static cJSON *
 s_source_value (const char *source, pp_lead_t *lead, const pp_bid_t *bid)
 {
@@ -60,11 +69,7 @@ s_source_value (const char *source, pp_lead_t *lead, const pp_bid_t *bid)
     if (streq (source, "publisher"))
         return cJSON_CreateString (pp_lead_publisher (lead));
     const pp_value_t *value = pp_fields_get (pp_lead_fields (lead), source);
-    if (!value)
-        return NULL;
-    if (value->type == PP_VALUE_INT)
-        return cJSON_CreateNumber ((double) value->i);
-    return pp_json_from_value (value);
+    return value ? s_value_json (value) : NULL;
 }
 
 //  Set `key` in object; "a/b" nests objects.
@@ -127,9 +132,10 @@ deliver_post_body (const pp_campaign_t *campaign, pp_lead_t *lead, const pp_bid_
         cJSON_AddStringToObject (root, "vertical", pp_lead_vertical (lead));
         cJSON *fields = cJSON_AddObjectToObject (root, "fields");
         pp_fields_t *bag = pp_lead_fields (lead);
+        //  The lead's own fields, even one named like envelope data ("source")
         for (size_t i = 0; i < pp_fields_size (bag); i++)
             cJSON_AddItemToObject (fields, pp_fields_name (bag, i),
-                                   s_source_value (pp_fields_name (bag, i), lead, bid));
+                                   s_value_json (pp_fields_value (bag, i)));
     }
     else
         for (size_t i = 0; i < campaign->mapping_count; i++) {

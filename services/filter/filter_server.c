@@ -28,7 +28,11 @@ s_value_text (const pp_value_t *value, char *buf, size_t size)
     switch (value->type) {
         case PP_VALUE_STR: return value->s;
         case PP_VALUE_INT: snprintf (buf, size, "%lld", (long long) value->i); return buf;
-        case PP_VALUE_NUM: snprintf (buf, size, "%.17g", value->n); return buf;
+        case PP_VALUE_NUM: {
+            //  As the market prints its lists (cJSON): the shortest text that reads back
+            cJSON number = {.type = cJSON_Number, .valuedouble = value->n};
+            return pp_json_scalar_text (&number, buf, size);
+        }
         case PP_VALUE_BOOL: return value->b ? "true" : "false";
         default: return NULL;
     }

@@ -473,6 +473,12 @@ s_build_lead (intake_server_t *self, struct MHD_Connection *connection, s_reques
                                "the body is larger than the limit", NULL);
         return NULL;
     }
+    //  cJSON does not check UTF-8; the ledger (PostgreSQL) would refuse it
+    if (!pp_utf8_valid (request->body ? request->body : "", request->size)) {
+        *rc = s_respond_error (self, connection, MHD_HTTP_BAD_REQUEST, "malformed_json",
+                               "the body is not valid UTF-8", NULL);
+        return NULL;
+    }
     cJSON *root = cJSON_ParseWithLength (request->body ? request->body : "", request->size);
     if (!root) {
         *rc = s_respond_error (self, connection, MHD_HTTP_BAD_REQUEST, "malformed_json",

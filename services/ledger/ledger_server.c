@@ -33,6 +33,11 @@ static const char *s_sql_stage =
 
 static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
 
+//  Event ids are unique within a batch (the flush drops repeats first), so
+//  `events`, the bulk of the rows, takes an anti-join instead of the dearer
+//  ON CONFLICT; a row another ledger instance commits meanwhile fails the
+//  batch with a unique violation, and the retry skips it.
+//
 //  1. leads: one row per lead from its `received` event (base columns,
 //  fields, consent) and its `answered` event (the outcome). Both may come in
 //  either order and in different batches (two ledger slots), so the upsert
@@ -92,14 +97,14 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     " ON CONFLICT (lead_id) DO NOTHING;"                                                         \
     "INSERT INTO events (event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"             \
     "   amount_cents, payout_cents, latency_us, code, detail)"                                   \
-    " SELECT DISTINCT ON (event_id) event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"  \
+    " SELECT event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"                         \
     "   amount, payout, latency, code,"                                                          \
-    "   CASE WHEN jsonb_typeof (detail) = 'object' THEN detail - 'pii' ELSE detail END"          \
-    " FROM pp_ledger_stage ORDER BY event_id"                                                    \
-    " ON CONFLICT (event_id) DO NOTHING;"                                                        \
+    "   CASE WHEN detail ? 'pii' THEN detail - 'pii' ELSE detail END"                            \
+    " FROM pp_ledger_stage s"                                                                    \
+    " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id);"                  \
     "INSERT INTO sales (event_id, lead_id, at, publisher_id, campaign_id, buyer_id,"             \
     "   charge_cents, payout_cents, margin_cents)"                                               \
-    " SELECT DISTINCT ON (event_id) event_id, lead_id, at,"                                      \
+    " SELECT event_id, lead_id, at,"                                                             \
     "   CASE WHEN jsonb_typeof (detail -> 'publisher_id') = 'number'"                            \
     "        THEN (detail ->> 'publisher_id')::numeric::int END,"                                \
     "   campaign_id, buyer_id, amount, payout, amount - payout"                                  \
@@ -140,10 +145,11 @@ struct ledger_server {
     size_t batch_count;         //  entries used
     size_t batch_cap;           //  entries allocated
     size_t pending;             //  events in batches
-    pp_event_t **flat;          //  scratch: every buffered event (borrowed)
-    size_t flat_cap;            //  entries allocated in flat
+    zhashx_t *seen;             //  scratch: event ids of a flush (keys borrowed)
+    pp_event_t **unique;        //  scratch: the buffered events, first of each id (borrowed)
     pp_event_t **rejected;      //  scratch: events the database refused alone (borrowed)
     size_t rejected_count;      //  entries used in rejected
+    size_t scratch_cap;         //  entries allocated in unique and rejected
     char *copy;                 //  scratch: COPY text of a batch
     size_t copy_len;            //  bytes used
     size_t copy_cap;            //  bytes allocated
@@ -176,6 +182,10 @@ ledger_server_new (const pp_config_t *config, int slot)
     self->retry_timer = -1;
     self->retry_ms = S_RETRY_FIRST_MS;
     self->endpoint = pp_config_endpoint (config, PP_SLOT_LEDGER, slot);
+    self->seen = zhashx_new ();
+    assert (self->seen);
+    zhashx_set_key_duplicator (self->seen, NULL);
+    zhashx_set_key_destructor (self->seen, NULL);
 
     if (strncmp (self->endpoint, "ipc://", 6) == 0 && self->endpoint [6] != '@') {
         char *run_dir = zsys_sprintf ("%s/run", config->var_dir);
@@ -215,9 +225,10 @@ ledger_server_destroy (ledger_server_t **self_p)
         pp_events_destroy (&self->batches [i].events);
     }
     free (self->batches);
-    free (self->flat);
+    free (self->unique);
     free (self->rejected);
     free (self->copy);
+    zhashx_destroy (&self->seen);
     pp_db_destroy (&self->db);
     zsock_destroy (&self->router);
     zstr_free (&self->endpoint);
@@ -472,8 +483,12 @@ s_failed (ledger_server_t *self)
     if (self->failing)
         return;
     self->failing = true;
-    zsys_error ("ledger: cannot commit %zu events (%s); keeping them and retrying", self->pending,
-                pp_db_ok (self->db) ? "database refuses writes" : "database down");
+    const char *why = pp_db_ok (self->db) ? "the database refuses writes" : "the database is down";
+    if (self->pending)
+        zsys_error ("ledger: cannot commit %zu events: %s; keeping them and retrying",
+                    self->pending, why);
+    else
+        zsys_error ("ledger: %s; retrying", why);
     pp_sd_status ("db down, retrying");
 }
 
@@ -487,35 +502,40 @@ ledger_server_flush (ledger_server_t *self)
     }
     if (self->pending == 0)
         return 0;
-    if (self->flat_cap < self->pending) {
-        free (self->flat);
+    if (self->scratch_cap < self->pending) {
+        free (self->unique);
         free (self->rejected);
-        self->flat_cap = self->pending;
-        self->flat = (pp_event_t **) zmalloc (sizeof (pp_event_t *) * self->flat_cap);
-        self->rejected = (pp_event_t **) zmalloc (sizeof (pp_event_t *) * self->flat_cap);
+        self->scratch_cap = self->pending;
+        self->unique = (pp_event_t **) zmalloc (sizeof (pp_event_t *) * self->scratch_cap);
+        self->rejected = (pp_event_t **) zmalloc (sizeof (pp_event_t *) * self->scratch_cap);
     }
+    //  Each id once: a resend may sit in the buffer beside its original
     size_t count = 0;
+    zhashx_purge (self->seen);
     for (size_t i = 0; i < self->batch_count; i++) {
         size_t size = pp_events_size (self->batches [i].events);
-        for (size_t e = 0; e < size; e++)
-            self->flat [count++] = pp_events_get (self->batches [i].events, e);
+        for (size_t e = 0; e < size; e++) {
+            pp_event_t *event = pp_events_get (self->batches [i].events, e);
+            if (zhashx_insert (self->seen, pp_event_id (event), event) == 0)
+                self->unique [count++] = event;
+        }
     }
-    assert (count == self->pending);
+    zhashx_purge (self->seen);
 
     //  While the database refuses writes, try a rolled-back probe first:
     //  each retry then costs one logged failure, not three
     if (self->failing && pp_db_ok (self->db) && s_probe (self))
         return -1;
-    int rc = s_write (self, self->flat, count, true);
+    int rc = s_write (self, self->unique, count, true);
     //  Once more at once: a deadlock with the other ledger instance passes
     if (rc && pp_db_ok (self->db))
-        rc = s_write (self, self->flat, count, true);
+        rc = s_write (self, self->unique, count, true);
     //  The database takes a well-formed batch but not this one: find the
     //  events it refuses, commit the rest, and drop those (their producers
     //  would resend them forever, stalling the whole fleet)
     self->rejected_count = 0;
     if (rc && pp_db_ok (self->db) && s_probe (self) == 0) {
-        rc = s_bisect (self, self->flat, count);
+        rc = s_bisect (self, self->unique, count);
         for (size_t i = 0; rc == 0 && i < self->rejected_count; i++)
             zsys_error ("ledger: dropped event %s (lead %s, kind %s): refused by the database",
                         pp_event_id (self->rejected [i]), pp_event_lead_id (self->rejected [i]),

@@ -29,16 +29,35 @@ validate_phone (const char *text, char *buf)
         return -1;
     char digits [16];
     size_t count = 0;
-    for (const char *p = text; *p; p++) {
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    if (*p == '+')
+        p++;                    //  only a leading plus
+    int open = 0;
+    for (; *p; p++) {
         if (isdigit ((unsigned char) *p)) {
             if (count >= 11)
                 return -1;
             digits [count++] = *p;
         }
         else
-        if (!strchr (" -().+", *p))
+        if (*p == '(') {
+            if (open++ || count > 1)
+                return -1;      //  one pair, around the area code
+        }
+        else
+        if (*p == ')') {
+            if (open != 1)
+                return -1;
+            open = 2;
+        }
+        else
+        if (!strchr (" -.", *p))
             return -1;
     }
+    if (open == 1)
+        return -1;
     const char *national = digits;
     if (count == 11 && digits [0] == '1') {
         national = digits + 1;
@@ -78,6 +97,8 @@ validate_email (const char *text)
         unsigned char c = (unsigned char) *p;
         if (c <= ' ' || c >= 127 || strchr ("\"(),:;<>[\\]", c))
             return NULL;
+        if (c == '.' && p [1] == '.')
+            return NULL;        //  no empty dot-atoms
     }
     if (text [0] == '.' || at [-1] == '.')
         return NULL;
@@ -86,6 +107,11 @@ validate_email (const char *text)
         if (!(isalnum (c) || c == '-' || c == '.'))
             return NULL;
         if (c == '.' && i + 1 < domain_size && domain [i + 1] == '.')
+            return NULL;
+        //  labels neither start nor end with a hyphen
+        bool edge = i == 0 || i + 1 == domain_size || domain [i - 1] == '.'
+                    || domain [i + 1] == '.';
+        if (c == '-' && edge)
             return NULL;
     }
     char *normal = strndup (text, size);
@@ -437,6 +463,12 @@ validate_server_new (const pp_config_t *config, int slot)
         free (self);
         return NULL;
     }
+    //  Duplicate fingerprints commit asynchronously: a committed row is seen
+    //  by every validate instance at once (exactness holds); only a crash
+    //  of PostgreSQL itself can lose the last few hundred ms of them. A
+    //  durable commit per lead would cap the stage at the disk's flush rate.
+    if (pp_db_set_setup (pp_stage_db (self->stage), "SET synchronous_commit = off"))
+        zsys_warning ("validate: cannot relax commit durability; dedupe will be slower");
     pp_stage_set_handler (self->stage, s_handle, self);
     return self;
 }

@@ -216,16 +216,22 @@ s_free_port (void)
 
 //  Run argv (argv [0] a path) with extra environment "NAME=value" entries
 //  (NULL-terminated, may be NULL), output to ours; wait. Returns its exit
-//  status, or -1 when it did not run or died by a signal.
+//  status, or -1 when it did not run or died by a signal. The child dies
+//  with us, so an orphaned scripts/up cannot start services after the
+//  guardian's scripts/down.
 static int
 s_run (const char *const *argv, const char *const *env)
 {
     fflush (stdout);
     fflush (stderr);
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (126);
         s_close_fds_from (3);
         for (size_t i = 0; env && env [i]; i++)
             putenv ((char *) env [i]);
@@ -287,7 +293,9 @@ s_guardian_start (pp_fleet_t *self)
         _exit (0);
     printf ("pp_fleet: test program gone, stopping fleet %s\n", self->var_dir);
     //  scripts/down also stops the mock buyer (its pid file is in VAR/run).
+    //  Let a scripts/up that died with our parent finish dying first.
     sigprocmask (SIG_UNBLOCK, &set, NULL);
+    pp_fleet_sleep_ms (500);
     _exit (s_run_script (self, "down", NULL) == 0 ? 0 : 1);
 }
 

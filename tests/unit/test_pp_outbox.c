@@ -70,7 +70,7 @@ s_ledger_new (s_fixture_t *fixture)
 static pp_event_t *
 s_event (int n)
 {
-    char id [32];
+    char id [48];
     snprintf (id, sizeof id, "01J0000000000000000000TEST.%d", n);
     pp_event_t *event = pp_event_new (id, "01J0000000000000000000TEST", "received", 1,
                                       pp_now_us ());
@@ -532,11 +532,18 @@ test_pp_outbox_destroy_pending (void **state)
     zframe_destroy (&peer);
     for (int n = 10; n < 20; n++)
         s_add (outbox, n, 0);
-    assert_int_equal (pp_outbox_pending (outbox), 20);
-    //  Everything freed (the sanitizer build checks), the loop left usable
-    pp_outbox_destroy (&outbox);
-    zloop_timer (loop, 20, 1, s_on_stop, NULL);
+    //  The loop runs a while (its timer flushes the second ten), then stops,
+    //  as a stage's loop does before the stage is destroyed
+    zloop_timer (loop, 50, 1, s_on_stop, NULL);
     zloop_start (loop);
+    batch = s_ledger_recv (router, 1000, &peer);
+    assert_non_null (batch);
+    assert_int_equal (pp_events_size (batch), 10);
+    pp_events_destroy (&batch);
+    zframe_destroy (&peer);
+    assert_int_equal (pp_outbox_pending (outbox), 20);
+    //  Everything freed (the sanitizer build checks)
+    pp_outbox_destroy (&outbox);
     zloop_destroy (&loop);
     zsock_destroy (&router);
 }

@@ -257,7 +257,7 @@ test_pp_util_time_parse_invalid (void **state)
         "garbage",
         "",
         " 2025-01-01T10:00:00Z",
-        "1969-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",         //  no year zero
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         int64_t us = 42;
@@ -266,6 +266,9 @@ test_pp_util_time_parse_invalid (void **state)
         assert_int_equal (us, 42);
     }
     int64_t us;
+    //  Dates before the epoch are dates too (birth dates)
+    assert_int_equal (pp_time_parse_iso ("1960-05-01T00:00:00Z", &us), 0);
+    assert_true (us == -305164800LL * 1000000);
     assert_int_equal (pp_time_parse_iso (NULL, &us), -1);
     assert_int_equal (pp_time_parse_iso ("2025-01-01T10:00:00Z", NULL), -1);
 }

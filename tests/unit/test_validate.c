@@ -313,7 +313,8 @@ test_validate_good_lead_normalised (void **state)
         "{\"email\": \" Ann@Example.COM \", \"phone\": \"+1 (415) 555-2671\","
         " \"zip\": \"94105-1234\", \"state\": \"ca\", \"first_name\": \"Zo\\u00eb\"}",
         "{\"tcpa\": true, \"text\": \"I agree\","
-        " \"trustedform_cert_url\": \"https://cert.trustedform.com/0123456789abcdef0123456789ABCDEF01234567\","
+        " \"trustedform_cert_url\":"
+        " \"https://cert.trustedform.com/0123456789abcdef0123456789ABCDEF01234567\","
         " \"jornaya_leadid\": \"12345678-9ABC-def0-1234-56789abcdef0\"}",
         "{\"honeypot\": \"\", \"ip\": \"203.0.113.9\"}");
     pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
