@@ -202,7 +202,7 @@ pp_json_pointer (const cJSON *root, const char *pointer)
 const char *
 pp_json_scalar_text (const cJSON *value, char *buf, size_t size)
 {
-    if (cJSON_IsString (value))
+    if (cJSON_IsString (value) || cJSON_IsRaw (value))
         return value->valuestring;
     if (cJSON_IsBool (value))
         return cJSON_IsTrue (value) ? "true" : "false";

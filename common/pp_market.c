@@ -1332,7 +1332,7 @@ static const char *s_cap_keys [] = { "count", "amount", "per", NULL };
 static const char *s_cap_pers [] = { "hour", "day", "week", "month", "total", NULL };
 //  What a mapping may take besides the vertical's fields.
 static const char *s_meta_sources [] = {
-    "lead_id", "ping_id", "vertical", "source", "sub_id", "publisher", NULL
+    "lead_id", "ping_id", "vertical", "source", "sub_id", "publisher", "price", NULL
 };
 
 static void

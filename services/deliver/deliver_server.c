@@ -68,6 +68,11 @@ s_source_value (const char *source, pp_lead_t *lead, const pp_bid_t *bid)
         return cJSON_CreateString (pp_lead_sub_id (lead));
     if (streq (source, "publisher"))
         return cJSON_CreateString (pp_lead_publisher (lead));
+    if (streq (source, "price")) {
+        char price [32];
+        pp_cents_format (bid->price_cents, price, sizeof price);
+        return cJSON_CreateRaw (price);
+    }
     const pp_value_t *value = pp_fields_get (pp_lead_fields (lead), source);
     return value ? s_value_json (value) : NULL;
 }
@@ -130,6 +135,10 @@ deliver_post_body (const pp_campaign_t *campaign, pp_lead_t *lead, const pp_bid_
         cJSON_AddStringToObject (root, "ping_id", bid->bid_ref ? bid->bid_ref : pp_lead_id (lead));
         cJSON_AddStringToObject (root, "lead_id", pp_lead_id (lead));
         cJSON_AddStringToObject (root, "vertical", pp_lead_vertical (lead));
+        //  What the buyer is charged, so it can check it against its bid
+        char price [32];
+        pp_cents_format (bid->price_cents, price, sizeof price);
+        cJSON_AddItemToObject (root, "price", cJSON_CreateRaw (price));
         cJSON *fields = cJSON_AddObjectToObject (root, "fields");
         pp_fields_t *bag = pp_lead_fields (lead);
         //  The lead's own fields, even one named like envelope data ("source")

@@ -63,7 +63,7 @@ typedef struct {
     atomic_llong posts;                 //  posts received (both post paths)
     atomic_llong accepted;              //  posts answered 2xx and accepted
     atomic_llong rejected;              //  posts not accepted
-    atomic_llong accepted_cents;        //  sum of bid_cents over accepted posts
+    atomic_llong accepted_cents;        //  sum of post prices (else bid_cents) over accepted posts
 } mb_buyer_t;
 
 typedef struct {
@@ -420,8 +420,23 @@ s_is_2xx (unsigned status)
     return status >= 200 && status < 300;
 }
 
+//  The price of a post: its JSON "price" (pingpost's default post protocol
+//  carries the charged price), else the buyer's configured bid.
+static int64_t
+s_post_price (const mb_buyer_t *buyer, const char *body)
+{
+    int64_t cents = buyer->bid_cents;
+    cJSON *json = body ? cJSON_Parse (body) : NULL;
+    const cJSON *price = cJSON_GetObjectItemCaseSensitive (json, "price");
+    if (cJSON_IsNumber (price) && price->valuedouble >= 0 && price->valuedouble < 1e9)
+        cents = (int64_t) (price->valuedouble * 100.0 + 0.5);
+    cJSON_Delete (json);
+    return cents;
+}
+
 static enum MHD_Result
-s_on_post (struct MHD_Connection *connection, mb_buyer_t *buyer, bool form_ok)
+s_on_post (struct MHD_Connection *connection, mb_buyer_t *buyer, bool form_ok,
+           const char *request_body)
 {
     long long n = atomic_fetch_add (&buyer->posts, 1) + 1;
     s_buyer_delay (buyer);
@@ -435,7 +450,7 @@ s_on_post (struct MHD_Connection *connection, mb_buyer_t *buyer, bool form_ok)
                || (double) (s_random () >> 11) * 0x1.0p-53 < buyer->accept;
     if (accept && s_is_2xx (buyer->post_status)) {
         atomic_fetch_add (&buyer->accepted, 1);
-        atomic_fetch_add (&buyer->accepted_cents, buyer->bid_cents);
+        atomic_fetch_add (&buyer->accepted_cents, s_post_price (buyer, request_body));
     }
     else
         atomic_fetch_add (&buyer->rejected, 1);
@@ -513,7 +528,7 @@ s_route (struct MHD_Connection *connection, const char *url, const char *method,
     s_record_request (connection, buyer, streq (kind, "ping") ? "ping" : "post", request);
     if (streq (kind, "ping"))
         return s_on_ping (connection, buyer);
-    return s_on_post (connection, buyer, streq (kind, "post-form-ok"));
+    return s_on_post (connection, buyer, streq (kind, "post-form-ok"), request->body);
 }
 
 //  MHD calls this first with no body, then once per body chunk, then once

@@ -88,6 +88,8 @@ s_body (const char *name, pp_lead_t *lead, const char *bid_ref, const char **con
     pp_bid_t bid;
     memset (&bid, 0, sizeof bid);
     bid.campaign_id = 1;
+    bid.amount_cents = 2600;
+    bid.price_cents = 2500;     //  second pricing may charge less than the bid
     bid.bid_ref = (char *) bid_ref;
     *content_type = NULL;
     char *body = deliver_post_body (campaign, lead, &bid, content_type);
@@ -109,7 +111,7 @@ test_deliver_body_default (void **state)
     //  Exactly the default protocol, every field (unknown ones too), typed
     assert_string_equal (body,
         "{\"ping_id\":\"" S_LEAD_ID "\",\"lead_id\":\"" S_LEAD_ID "\",\"vertical\":\"solar\","
-        "\"fields\":{\"first_name\":\"Ann\",\"phone\":\"+14155552671\",\"zip\":\"94105\","
+        "\"price\":25.00,\"fields\":{\"first_name\":\"Ann\",\"phone\":\"+14155552671\",\"zip\":\"94105\","
         "\"bill\":120,\"ratio\":0.1,\"owner\":true,\"note\":null,"
         "\"unknown\":{\"nested\":[1,\"two\"]}}}");
     free (body);
@@ -230,7 +232,7 @@ test_deliver_body_form (void **state)
     lead = s_lead ("{\"zip\": \"94105\", \"bill\": 7}");
     body = s_body ("default-form", lead, "r1", &content_type);
     assert_string_equal (content_type, "application/x-www-form-urlencoded");
-    assert_string_equal (body, "ping_id=r1&lead_id=" S_LEAD_ID "&vertical=solar&zip=94105&bill=7");
+    assert_string_equal (body, "ping_id=r1&lead_id=" S_LEAD_ID "&vertical=solar&price=25.00&zip=94105&bill=7");
     free (body);
     pp_lead_destroy (&lead);
 
