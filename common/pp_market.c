@@ -1313,8 +1313,9 @@ static const char *s_campaign_keys [] = {
     "name", "vertical", "tier", "exclusive", "bid", "post", "filters", "schedule", "caps", NULL
 };
 static const char *s_bid_keys [] = { "fixed", "ping", NULL };
+static const char *s_circuit_keys [] = { "failures", "cooldown_ms", NULL };
 static const char *s_ping_keys [] = {
-    "url", "timeout_ms", "price_pointer", "accept_pointer", "id_pointer", NULL
+    "url", "timeout_ms", "price_pointer", "accept_pointer", "id_pointer", "circuit", NULL
 };
 static const char *s_post_keys [] = {
     "url", "timeout_ms", "format", "mapping", "constants", "accepted_when", NULL
@@ -1447,6 +1448,21 @@ s_bid_parse (s_ctx_t *ctx, const cJSON *bid, pp_campaign_t *self)
         s_get_pointer (ctx, ping, "price_pointer", &self->price_pointer);
         s_get_pointer (ctx, ping, "accept_pointer", &self->accept_pointer);
         s_get_pointer (ctx, ping, "id_pointer", &self->id_pointer);
+        self->circuit_failures = 5;
+        self->circuit_cooldown_ms = 30000;
+        const cJSON *circuit = s_member (ctx, ping, "circuit", false);
+        if (circuit) {
+            size_t inner = s_push_key (ctx, "circuit");
+            if (!cJSON_IsObject (circuit))
+                s_err (ctx, "must be an object");
+            else {
+                s_check_keys (ctx, circuit, s_circuit_keys);
+                s_get_int (ctx, circuit, "failures", false, 1, 1000, &self->circuit_failures);
+                s_get_int (ctx, circuit, "cooldown_ms", false, 100, 3600000,
+                           &self->circuit_cooldown_ms);
+            }
+            s_pop (ctx, inner);
+        }
     }
     s_pop (ctx, mark);
 }

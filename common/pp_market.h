@@ -115,6 +115,8 @@ typedef struct {
     char *price_pointer;        //  JSON pointer to the bid in the ping answer, default "/bid"
     char *accept_pointer;       //  optional JSON pointer that must be true to bid
     char *id_pointer;           //  JSON pointer to the buyer's bid id, default "/id"
+    int circuit_failures;       //  failed pings in a row that pause the campaign, default 5
+    int circuit_cooldown_ms;    //  how long it stays paused, default 30000
     char *post_url;             //  where the full lead goes
     int post_timeout_ms;        //  post timeout
     pp_post_format_t post_format;   //  json or form

@@ -16,7 +16,7 @@ struct pp_stage {
     char instance [5];          //  random tag that makes event ids unique per run
     uint64_t event_seq;         //  events made by this run
     zsock_t *input;             //  PULL bound on our slot
-    zsock_t *output;            //  PUSH to every slot of the next stage, or NULL (deliver)
+    zsock_t *outputs [PP_SLOT_KINDS];   //  PUSH to every slot of a stage kind, NULL when unused
     zsock_t **replies;          //  PUSH per intake slot
     int reply_count;            //  entries in replies
     pp_outbox_t *outbox;        //  ledger events
@@ -112,20 +112,8 @@ pp_stage_new (const pp_config_t *config, int code, int slot)
     zstr_free (&endpoint);
 
     //  Moving parts connect: the next stage, every declared slot
-    if (kind != PP_SLOT_DELIVER) {
-        pp_slot_kind_t next = (pp_slot_kind_t) (kind + 1);
-        self->output = zsock_new (ZMQ_PUSH);
-        assert (self->output);
-        zsock_set_immediate (self->output, 1);
-        zsock_set_sndhwm (self->output, config->hwm);
-        zsock_set_linger (self->output, 0);
-        for (int n = 0; n < config->slots [next]; n++) {
-            endpoint = pp_config_endpoint (config, next, n);
-            if (zsock_connect (self->output, "%s", endpoint))
-                zsys_warning ("%s: cannot connect to %s", self->name, endpoint);
-            zstr_free (&endpoint);
-        }
-    }
+    if (kind != PP_SLOT_DELIVER)
+        pp_stage_add_output (self, (pp_slot_kind_t) (kind + 1));
     self->reply_count = config->slots [PP_SLOT_INTAKE];
     self->replies = (zsock_t **) zmalloc (sizeof (zsock_t *) * (size_t) self->reply_count);
     for (int n = 0; n < self->reply_count; n++) {
@@ -176,7 +164,8 @@ pp_stage_destroy (pp_stage_t **self_p)
     for (int n = 0; n < self->reply_count; n++)
         zsock_destroy (&self->replies [n]);
     free (self->replies);
-    zsock_destroy (&self->output);
+    for (int k = 0; k < PP_SLOT_KINDS; k++)
+        zsock_destroy (&self->outputs [k]);
     zsock_destroy (&self->input);
     free (self);
     *self_p = NULL;
@@ -334,18 +323,48 @@ pp_stage_name (pp_stage_t *self)
 }
 
 void
-pp_stage_forward (pp_stage_t *self, pp_lead_t **lead_p)
+pp_stage_add_output (pp_stage_t *self, pp_slot_kind_t kind)
+{
+    assert (self);
+    assert (kind > PP_SLOT_INTAKE && kind < PP_SLOT_LEDGER);
+    if (self->outputs [kind])
+        return;
+    zsock_t *output = zsock_new (ZMQ_PUSH);
+    assert (output);
+    zsock_set_immediate (output, 1);
+    zsock_set_sndhwm (output, self->config->hwm);
+    zsock_set_linger (output, 0);
+    for (int n = 0; n < self->config->slots [kind]; n++) {
+        char *endpoint = pp_config_endpoint (self->config, kind, n);
+        if (zsock_connect (output, "%s", endpoint))
+            zsys_warning ("%s: cannot connect to %s", self->name, endpoint);
+        zstr_free (&endpoint);
+    }
+    self->outputs [kind] = output;
+}
+
+void
+pp_stage_forward_to (pp_stage_t *self, pp_slot_kind_t kind, pp_lead_t **lead_p)
 {
     assert (self && lead_p && *lead_p);
-    assert (self->output);
+    assert (kind >= 0 && kind < PP_SLOT_KINDS && self->outputs [kind]);
     pp_lead_t *lead = *lead_p;
     pp_lead_add_stamp (lead, self->code, true, pp_now_us ());
-    if (pp_lead_send (lead, zsock_resolve (self->output), ZMQ_DONTWAIT) == 0) {
+    if (pp_lead_send (lead, zsock_resolve (self->outputs [kind]), ZMQ_DONTWAIT) == 0) {
         pp_lead_destroy (lead_p);
         return;
     }
     pp_stage_finish_status (self, lead_p, PP_STATUS_ERROR, "overloaded", NULL,
                             "the next stage has no live instance or is full");
+}
+
+void
+pp_stage_forward (pp_stage_t *self, pp_lead_t **lead_p)
+{
+    assert (self);
+    pp_slot_kind_t kind = s_kind_of (self->code);
+    assert (kind != PP_SLOT_DELIVER);
+    pp_stage_forward_to (self, (pp_slot_kind_t) (kind + 1), lead_p);
 }
 
 void

@@ -61,6 +61,13 @@ const char *
 //  "overloaded".
 void
     pp_stage_forward (pp_stage_t *self, pp_lead_t **lead_p);
+//  Also connect a PUSH to every declared slot of another stage kind (deliver
+//  sends a lead back to auction for its next tier).
+void
+    pp_stage_add_output (pp_stage_t *self, pp_slot_kind_t kind);
+//  As pp_stage_forward, to a stage kind connected with pp_stage_add_output.
+void
+    pp_stage_forward_to (pp_stage_t *self, pp_slot_kind_t kind, pp_lead_t **lead_p);
 //  End the lead: send *result_p to the lead's intake and destroy both.
 void
     pp_stage_finish (pp_stage_t *self, pp_lead_t **lead_p, pp_result_t **result_p);

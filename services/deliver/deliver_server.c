@@ -18,29 +18,6 @@ struct deliver_server {
     zlistx_t *jobs;             //  leads being delivered (owned)
 };
 
-//  One lead on its way through the ranked bids.
-typedef struct {
-    deliver_server_t *server;   //  Not owned
-    pp_lead_t *lead;            //  the lead
-    pp_market_t *market;        //  the market it was ranked with (a reference)
-    size_t next;                //  next bid to try
-    const pp_campaign_t *campaign;  //  Not owned: campaign of the post in flight
-    pp_bid_t *bid;              //  Not owned: bid of the post in flight
-    void *handle;               //  our place in server->jobs
-} s_job_t;
-
-static void
-s_job_destroy (void **item_p)
-{
-    s_job_t *job = (s_job_t *) *item_p;
-    if (job) {
-        pp_lead_destroy (&job->lead);
-        pp_market_unlink (&job->market);
-        free (job);
-        *item_p = NULL;
-    }
-}
-
 //  --------------------------------------------------------------------------
 //  Post bodies
 
@@ -237,10 +214,75 @@ deliver_payout (const pp_publisher_t *publisher, int64_t charge_cents)
     return charge_cents * publisher->revshare_percent / 100;
 }
 
-//  --------------------------------------------------------------------------
-//  The walk down the ranking
+void
+deliver_split_payout (int64_t payout, const int64_t *charges, size_t count, int64_t *parts)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += charges [i];
+    int64_t given = 0;
+    for (size_t i = 0; i < count; i++) {
+        //  payout <= total, so the product stays far within int64 for any
+        //  real amount (both under 10^11 cents)
+        parts [i] = total > 0 ? payout * charges [i] / total : 0;
+        given += parts [i];
+    }
+    for (size_t i = 0; i < count && given < payout; i++)
+        if (parts [i] < charges [i]) {
+            parts [i]++;
+            given++;
+        }
+}
 
-static void s_try_next (s_job_t *job);
+//  --------------------------------------------------------------------------
+//  The walk down the ranking. Exclusive: one post at a time, best bid first,
+//  the next on rejection. Shared: up to max_sales posts at once to distinct
+//  buyers, a rejected one replaced by the next bid of another buyer.
+
+typedef struct s_job s_job_t;
+
+//  One post in flight.
+typedef struct {
+    s_job_t *job;               //  Not owned
+    size_t bid;                 //  index of its bid on the lead
+    int attempt;                //  0 first, 1 after a transport error
+} s_post_t;
+
+struct s_job {
+    deliver_server_t *server;   //  Not owned
+    pp_lead_t *lead;            //  the lead
+    pp_market_t *market;        //  the market it was ranked with (a reference)
+    bool shared;                //  shared sale (up to max_sales buyers)
+    int capacity;               //  sales wanted: max_sales when shared, else 1
+    size_t next;                //  next bid to consider
+    int in_flight;              //  posts in flight
+    size_t *accepted;           //  indexes of accepted bids
+    char **refs;                //  buyer references of accepted bids (may be NULL)
+    size_t accepted_count;      //  entries in accepted
+    uint32_t *buyers;           //  buyers posted to (shared: each at most once)
+    size_t buyer_count;         //  entries in buyers
+    void *handle;               //  our place in server->jobs
+};
+
+static void
+s_job_destroy (void **item_p)
+{
+    s_job_t *job = (s_job_t *) *item_p;
+    if (job) {
+        pp_lead_destroy (&job->lead);
+        pp_market_unlink (&job->market);
+        for (size_t i = 0; i < job->accepted_count; i++)
+            free (job->refs [i]);
+        free (job->refs);
+        free (job->accepted);
+        free (job->buyers);
+        free (job);
+        *item_p = NULL;
+    }
+}
+
+static void s_fill (s_job_t *job);
+static void s_on_post (const pp_http_response_t *response, void *arg);
 
 static void
 s_job_end (s_job_t *job)
@@ -249,47 +291,17 @@ s_job_end (s_job_t *job)
 }
 
 static void
-s_on_post (const pp_http_response_t *response, void *arg)
+s_post_event (s_job_t *job, const char *kind, const pp_bid_t *bid, const char *code,
+              int64_t latency_us, const char *ref)
 {
-    s_job_t *job = (s_job_t *) arg;
-    pp_stage_t *stage = job->server->stage;
-    const pp_campaign_t *campaign = job->campaign;
-    const pp_bid_t *bid = job->bid;
-    char ref [128] = "";
-    bool accepted = response->error == PP_HTTP_OK
-                    && deliver_accepted (campaign, response->status, response->body, ref,
-                                         sizeof ref);
-    if (!accepted) {
-        char code [32];
-        const char *kind = "post_rejected";
-        if (response->error != PP_HTTP_OK) {
-            kind = "post_error";
-            snprintf (code, sizeof code, "%s", pp_http_error_name (response->error));
-        }
-        else
-        if (response->status < 200 || response->status > 299)
-            snprintf (code, sizeof code, "http_%ld", response->status);
-        else
-            snprintf (code, sizeof code, "rejected");
-        pp_event_t *event = pp_stage_event (stage, job->lead, kind);
-        pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
-        pp_event_set_amount_cents (event, bid->price_cents);
-        pp_event_set_latency_us (event, response->latency_us);
-        pp_event_set_code (event, code);
-        pp_stage_emit (stage, &event);
-        s_try_next (job);
-        return;
-    }
-    const pp_publisher_t *publisher
-        = pp_market_publisher_by_id (job->market, pp_lead_publisher_id (job->lead));
-    int64_t charge = bid->price_cents;
-    int64_t payout = deliver_payout (publisher, charge);
-
-    pp_event_t *event = pp_stage_event (stage, job->lead, "accepted");
+    pp_event_t *event = pp_stage_event (job->server->stage, job->lead, kind);
     pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
-    pp_event_set_amount_cents (event, charge);
-    pp_event_set_latency_us (event, response->latency_us);
-    if (*ref) {
+    pp_event_set_amount_cents (event, bid->price_cents);
+    if (latency_us >= 0)
+        pp_event_set_latency_us (event, latency_us);
+    if (code)
+        pp_event_set_code (event, code);
+    if (ref && *ref) {
         cJSON *detail = cJSON_CreateObject ();
         cJSON_AddStringToObject (detail, "buyer_ref", ref);
         char *text = pp_json_print (detail);
@@ -297,69 +309,174 @@ s_on_post (const pp_http_response_t *response, void *arg)
         free (text);
         cJSON_Delete (detail);
     }
-    pp_stage_emit (stage, &event);
+    pp_stage_emit (job->server->stage, &event);
+}
 
-    event = pp_stage_event (stage, job->lead, "sold");
-    pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
-    pp_event_set_amount_cents (event, charge);
-    pp_event_set_payout_cents (event, payout);
+//  Start one post; -1 when it could not start (logged as an event).
+static int
+s_post_start (s_job_t *job, size_t index, int attempt)
+{
+    pp_bid_t *bid = pp_lead_bid (job->lead, index);
+    const pp_campaign_t *campaign = pp_market_campaign_by_id (job->market, bid->campaign_id);
+    if (!campaign)
+        return -1;
+    int64_t left_ms = (pp_lead_deadline_us (job->lead) - pp_now_us ()) / 1000;
+    if (left_ms <= 0)
+        return -1;
+    int timeout_ms = campaign->post_timeout_ms > 0 ? campaign->post_timeout_ms : 2000;
+    if (timeout_ms > left_ms)
+        timeout_ms = (int) left_ms;
+    const char *content_type;
+    char *body = deliver_post_body (campaign, job->lead, bid, &content_type);
+    s_post_t *post = (s_post_t *) zmalloc (sizeof (s_post_t));
+    post->job = job;
+    post->bid = index;
+    post->attempt = attempt;
+    int rc = pp_http_post (job->server->http, campaign->post_url, content_type, body,
+                           strlen (body), timeout_ms, S_MAX_RESPONSE, s_on_post, post);
+    free (body);
+    if (rc) {
+        free (post);
+        s_post_event (job, "post_error", bid, "failed", -1, NULL);
+        return -1;
+    }
+    s_post_event (job, "posted", bid, attempt ? "retry" : NULL, -1, NULL);
+    job->in_flight++;
+    return 0;
+}
+
+static bool
+s_buyer_taken (s_job_t *job, uint32_t buyer_id)
+{
+    for (size_t i = 0; i < job->buyer_count; i++)
+        if (job->buyers [i] == buyer_id)
+            return true;
+    return false;
+}
+
+//  Every post answered and nothing left to try: settle the money, or send
+//  the lead back to auction for its next tier, or end it unsold.
+static void
+s_settle (s_job_t *job)
+{
+    pp_stage_t *stage = job->server->stage;
+    if (job->accepted_count == 0) {
+        if (pp_stage_expired (stage, job->lead))
+            pp_stage_finish_status (stage, &job->lead, PP_STATUS_ERROR, "timeout", NULL,
+                                    "the lead's deadline passed during delivery");
+        else
+        if (pp_lead_eligible_size (job->lead) > 0) {
+            //  No sale in this tier: the auction asks the next one
+            pp_lead_clear_bids (job->lead);
+            pp_stage_forward_to (stage, PP_SLOT_AUCTION, &job->lead);
+        }
+        else {
+            pp_event_t *event = pp_stage_event (stage, job->lead, "unsold");
+            pp_event_set_code (event, "all_posts_rejected");
+            pp_stage_emit (stage, &event);
+            pp_stage_finish_status (stage, &job->lead, PP_STATUS_UNSOLD, "all_posts_rejected",
+                                    NULL, "every buyer in rank rejected or failed the post");
+        }
+        s_job_end (job);
+        return;
+    }
+    size_t count = job->accepted_count;
+    int64_t *charges = (int64_t *) malloc (count * sizeof (int64_t));
+    int64_t *parts = (int64_t *) malloc (count * sizeof (int64_t));
+    assert (charges && parts);
+    int64_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        charges [i] = pp_lead_bid (job->lead, job->accepted [i])->price_cents;
+        total += charges [i];
+    }
+    const pp_publisher_t *publisher
+        = pp_market_publisher_by_id (job->market, pp_lead_publisher_id (job->lead));
+    int64_t payout = deliver_payout (publisher, total);
+    deliver_split_payout (payout, charges, count, parts);
     char detail [96];
     snprintf (detail, sizeof detail, "{\"publisher_id\":%u}", pp_lead_publisher_id (job->lead));
-    pp_event_set_detail (event, detail);
-    pp_stage_emit (stage, &event);
-
+    for (size_t i = 0; i < count; i++) {
+        const pp_bid_t *bid = pp_lead_bid (job->lead, job->accepted [i]);
+        pp_event_t *event = pp_stage_event (stage, job->lead, "sold");
+        pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
+        pp_event_set_amount_cents (event, charges [i]);
+        pp_event_set_payout_cents (event, parts [i]);
+        pp_event_set_detail (event, detail);
+        pp_stage_emit (stage, &event);
+    }
+    free (charges);
+    free (parts);
     pp_result_t *result = pp_result_new (pp_lead_id (job->lead), PP_STATUS_SOLD);
     pp_result_set_price_cents (result, payout);
-    pp_result_set_charge_cents (result, charge);
+    pp_result_set_charge_cents (result, total);
     pp_stage_finish (stage, &job->lead, &result);
     s_job_end (job);
 }
 
-//  Post to the next bid in rank, or end the lead when none is left or the
-//  deadline has passed.
 static void
-s_try_next (s_job_t *job)
+s_on_post (const pp_http_response_t *response, void *arg)
 {
-    pp_stage_t *stage = job->server->stage;
-    while (job->next < pp_lead_bid_size (job->lead)) {
-        pp_bid_t *bid = pp_lead_bid (job->lead, job->next++);
-        const pp_campaign_t *campaign = pp_market_campaign_by_id (job->market, bid->campaign_id);
-        if (!campaign)
-            continue;
-        int64_t left_ms = (pp_lead_deadline_us (job->lead) - pp_now_us ()) / 1000;
-        if (left_ms <= 0)
-            break;
-        int timeout_ms = campaign->post_timeout_ms > 0 ? campaign->post_timeout_ms : 2000;
-        if (timeout_ms > left_ms)
-            timeout_ms = (int) left_ms;
-        const char *content_type;
-        char *body = deliver_post_body (campaign, job->lead, bid, &content_type);
-        job->campaign = campaign;
-        job->bid = bid;
-        int rc = pp_http_post (job->server->http, campaign->post_url, content_type, body,
-                               strlen (body), timeout_ms, S_MAX_RESPONSE, s_on_post, job);
-        free (body);
-        pp_event_t *event = pp_stage_event (stage, job->lead, rc ? "post_error" : "posted");
-        pp_event_set_campaign (event, bid->campaign_id, bid->buyer_id);
-        pp_event_set_amount_cents (event, bid->price_cents);
-        if (rc)
-            pp_event_set_code (event, "failed");
-        pp_stage_emit (stage, &event);
-        if (rc == 0)
-            return;             //  s_on_post continues
+    s_post_t *post = (s_post_t *) arg;
+    s_job_t *job = post->job;
+    size_t index = post->bid;
+    int attempt = post->attempt;
+    free (post);
+    job->in_flight--;
+    pp_bid_t *bid = pp_lead_bid (job->lead, index);
+    const pp_campaign_t *campaign = pp_market_campaign_by_id (job->market, bid->campaign_id);
+    char ref [128] = "";
+    bool accepted = campaign && response->error == PP_HTTP_OK
+                    && deliver_accepted (campaign, response->status, response->body, ref,
+                                         sizeof ref);
+    if (accepted) {
+        s_post_event (job, "accepted", bid, NULL, response->latency_us, ref);
+        job->accepted [job->accepted_count] = index;
+        job->refs [job->accepted_count] = *ref ? strdup (ref) : NULL;
+        job->accepted_count++;
     }
-    if (pp_stage_expired (stage, job->lead)) {
-        pp_stage_finish_status (stage, &job->lead, PP_STATUS_ERROR, "timeout", NULL,
-                                "the lead's deadline passed during delivery");
+    else
+    if (response->error != PP_HTTP_OK) {
+        s_post_event (job, "post_error", bid, pp_http_error_name (response->error),
+                      response->latency_us, NULL);
+        //  The buyer never saw it (no connection, or a broken one): try
+        //  once more while the deadline allows. A timeout is not retried:
+        //  the buyer may have taken the lead.
+        bool transport = response->error == PP_HTTP_CONNECT || response->error == PP_HTTP_FAILED;
+        int64_t left_ms = (pp_lead_deadline_us (job->lead) - pp_now_us ()) / 1000;
+        if (transport && attempt == 0 && left_ms > 50 && s_post_start (job, index, 1) == 0)
+            return;
     }
     else {
-        pp_event_t *event = pp_stage_event (stage, job->lead, "unsold");
-        pp_event_set_code (event, "all_posts_rejected");
-        pp_stage_emit (stage, &event);
-        pp_stage_finish_status (stage, &job->lead, PP_STATUS_UNSOLD, "all_posts_rejected", NULL,
-                                "every buyer in rank rejected or failed the post");
+        char code [32];
+        if (response->status < 200 || response->status > 299)
+            snprintf (code, sizeof code, "http_%d", (int) (response->status % 1000));
+        else
+            snprintf (code, sizeof code, "rejected");
+        s_post_event (job, "post_rejected", bid, code, response->latency_us, NULL);
     }
-    s_job_end (job);
+    s_fill (job);
+}
+
+//  Start posts while sales are wanted and bids are left; settle when
+//  nothing is in flight any more.
+static void
+s_fill (s_job_t *job)
+{
+    size_t count = pp_lead_bid_size (job->lead);
+    bool done = !job->shared && job->accepted_count > 0;
+    while (!done && job->in_flight + (int) job->accepted_count < job->capacity
+           && job->next < count && !pp_stage_expired (job->server->stage, job->lead)) {
+        size_t index = job->next++;
+        const pp_bid_t *bid = pp_lead_bid (job->lead, index);
+        if (job->shared) {
+            if (bid->exclusive || s_buyer_taken (job, bid->buyer_id))
+                continue;
+            job->buyers [job->buyer_count++] = bid->buyer_id;
+        }
+        s_post_start (job, index, 0);
+    }
+    if (job->in_flight == 0)
+        s_settle (job);
 }
 
 static void
@@ -371,8 +488,16 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
     job->lead = *lead_p;
     *lead_p = NULL;
     job->market = pp_market_link (pp_stage_market (stage));
+    size_t count = pp_lead_bid_size (job->lead);
+    job->accepted = (size_t *) calloc (count ? count : 1, sizeof (size_t));
+    job->refs = (char **) calloc (count ? count : 1, sizeof (char *));
+    job->buyers = (uint32_t *) calloc (count ? count : 1, sizeof (uint32_t));
+    assert (job->accepted && job->refs && job->buyers);
+    int max_sales = pp_market_auction (job->market)->max_sales;
+    job->shared = max_sales > 1 && count > 0 && !pp_lead_bid (job->lead, 0)->exclusive;
+    job->capacity = job->shared ? max_sales : 1;
     job->handle = zlistx_add_end (self->jobs, job);
-    s_try_next (job);
+    s_fill (job);
 }
 
 deliver_server_t *
@@ -387,6 +512,7 @@ deliver_server_new (const pp_config_t *config, int slot)
     self->http = pp_http_new (pp_stage_loop (self->stage));
     self->jobs = zlistx_new ();
     zlistx_set_destructor (self->jobs, s_job_destroy);
+    pp_stage_add_output (self->stage, PP_SLOT_AUCTION);
     pp_stage_set_handler (self->stage, s_handle, self);
     return self;
 }

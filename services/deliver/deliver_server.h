@@ -33,5 +33,10 @@ bool
 //  The publisher's payout for a sale charging `charge_cents`.
 int64_t
     deliver_payout (const pp_publisher_t *publisher, int64_t charge_cents);
+//  Split a lead's payout over its sales in proportion to their charges,
+//  rounding down and giving the remaining cents to the first sales, so the
+//  parts add up to `payout` exactly and none exceeds its charge.
+void
+    deliver_split_payout (int64_t payout, const int64_t *charges, size_t count, int64_t *parts);
 
 #endif

@@ -95,13 +95,24 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     " WHERE kind = 'received' AND jsonb_typeof (detail -> 'pii') = 'object'"                     \
     " ORDER BY lead_id, at, event_id"                                                            \
     " ON CONFLICT (lead_id) DO NOTHING;"                                                         \
-    "INSERT INTO events (event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"             \
+    "WITH inserted AS ("                                                                         \
+    " INSERT INTO events (event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"            \
     "   amount_cents, payout_cents, latency_us, code, detail)"                                   \
     " SELECT event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"                         \
     "   amount, payout, latency, code,"                                                          \
     "   CASE WHEN detail ? 'pii' THEN detail - 'pii' ELSE detail END"                            \
     " FROM pp_ledger_stage s"                                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id);"                  \
+    " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)"                   \
+    " RETURNING kind, campaign_id, at)"                                                          \
+    "INSERT INTO campaign_hourly (campaign_id, hour, posts, accepted)"                            \
+    " SELECT campaign_id, date_trunc ('hour', at), count (*),"                                   \
+    "   count (*) FILTER (WHERE kind = 'accepted')"                                              \
+    " FROM inserted"                                                                             \
+    " WHERE kind IN ('accepted', 'post_rejected', 'post_error') AND campaign_id IS NOT NULL"     \
+    " GROUP BY 1, 2"                                                                             \
+    " ON CONFLICT (campaign_id, hour) DO UPDATE"                                                 \
+    " SET posts = campaign_hourly.posts + excluded.posts,"                                       \
+    "     accepted = campaign_hourly.accepted + excluded.accepted;"                              \
     "INSERT INTO sales (event_id, lead_id, at, publisher_id, campaign_id, buyer_id,"             \
     "   charge_cents, payout_cents, margin_cents)"                                               \
     " SELECT event_id, lead_id, at,"                                                             \
@@ -376,18 +387,16 @@ s_probe (ledger_server_t *self)
     const char *lead = "~ledger-probe";
     pp_event_t *events [3];
     events [0] = pp_event_new ("~ledger-probe-r", lead, "received", PP_STAGE_INTAKE, now);
+    events [1] = pp_event_new ("~ledger-probe-s", lead, "sold", PP_STAGE_DELIVER, now);
+    events [2] = pp_event_new ("~ledger-probe-a", lead, "answered", PP_STAGE_INTAKE, now);
+    assert (events [0] && events [1] && events [2]);
     pp_event_set_detail (events [0],
                          "{\"publisher_id\":1,\"publisher\":\"p\",\"source\":\"s\",\"sub_id\":\"\","
                          "\"vertical\":\"v\",\"test\":true,\"fields\":{},\"pii\":{},\"consent\":{}}");
-    assert (events [0]);
-    events [1] = pp_event_new ("~ledger-probe-s", lead, "sold", PP_STAGE_DELIVER, now);
     pp_event_set_campaign (events [1], 1, 1);
     pp_event_set_amount_cents (events [1], 100);
     pp_event_set_payout_cents (events [1], 80);
     pp_event_set_detail (events [1], "{\"publisher_id\":1}");
-    assert (events [1]);
-    events [2] = pp_event_new ("~ledger-probe-a", lead, "answered", PP_STAGE_INTAKE, now);
-    assert (events [2]);
     pp_event_set_code (events [2], "sold");
     pp_event_set_amount_cents (events [2], 100);
     pp_event_set_payout_cents (events [2], 80);
@@ -605,11 +614,13 @@ ledger_server_handle (ledger_server_t *self, zmsg_t **msg_p)
     pp_events_t *events = pp_events_decode (frame);      //  logs "pp_events: <reason>"
     zframe_destroy (&frame);
     if (!events || pp_events_size (events) == 0) {
+        //  Malformed: dropped (the decoder logged why); empty: nothing to ack
+        int rc = events ? 0 : -1;
         if (!events)
             self->malformed++;
         pp_events_destroy (&events);
         zframe_destroy (&identity);
-        return events ? 0 : -1;
+        return rc;
     }
     if (self->batch_count == self->batch_cap) {
         self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
@@ -771,6 +782,7 @@ ledger_server_run (ledger_server_t *self, zsock_t *pipe)
     assert (loop);
     self->loop = loop;
     self->pipe = pipe;
+    self->retry_ms = S_RETRY_FIRST_MS;
     s_resume (self);
     if (pipe)
         zloop_reader (loop, pipe, s_on_pipe, self);

@@ -7,9 +7,17 @@
 //  Each buyer answers POST /<name>/ping with a bid, POST /<name>/post with an
 //  accept or reject, and POST /<name>/post-form-ok with text "OK <n>". Keys:
 //  bid=12.50 delay_ms=0 jitter_ms=0 accept=1.0 ping_status=200
-//  post_status=200 mode=normal|garbage|error|hang. GET /_stats gives the
-//  counters as JSON, GET /_healthz 200. One thread per connection, so a slow
-//  buyer only delays its own connection.
+//  post_status=200 mode=normal|garbage|error|hang, and
+//  ping_delay_ms / post_delay_ms (override delay_ms for that kind),
+//  shape=default|nested|string (the ping answer:
+//    default {"bid": 12.50, "id": "<name>-bid-<n>"},
+//    nested  {"data": {"price": 12.50, "ok": true, "ref": "<name>-bid-<n>"}},
+//    string  {"bid": "12.50", "id": "<name>-bid-<n>"}),
+//  big=1 (the ping answer padded with a "pad" string to 200 KiB of valid JSON).
+//  POST /_mode/<name>/<mode> switches a buyer's mode at run time (200
+//  {"mode": "<mode>"}; 404 for an unknown buyer, 400 for an unknown mode).
+//  GET /_stats gives the counters as JSON, GET /_healthz 200. One thread per
+//  connection, so a slow buyer only delays its own connection.
 
 #include <assert.h>
 #include <errno.h>
@@ -42,6 +50,7 @@
 #define MB_CONNECTION_LIMIT 1024
 #define MB_NAME_MAX 64
 #define MB_SLICE_MS 50                  //  delays and hangs look at the stop flag this often
+#define MB_BIG_SIZE (200 * 1024)        //  size of a big=1 ping answer
 
 typedef enum {
     MB_MODE_NORMAL,                     //  answer as configured
@@ -50,16 +59,27 @@ typedef enum {
     MB_MODE_HANG                        //  never answer; close when the client does
 } mb_mode_t;
 
+typedef enum {
+    MB_SHAPE_DEFAULT,                   //  {"bid": 12.50, "id": "..."}
+    MB_SHAPE_NESTED,                    //  {"data": {"price": 12.50, "ok": true, "ref": "..."}}
+    MB_SHAPE_STRING                     //  {"bid": "12.50", "id": "..."}
+} mb_shape_t;
+
 typedef struct {
     char name [MB_NAME_MAX + 1];        //  path prefix: /<name>/ping
     int64_t bid_cents;                  //  ping answer; 0 declines
     long delay_ms;                      //  fixed delay before every answer
+    long ping_delay_ms;                 //  delay before ping answers; -1: delay_ms
+    long post_delay_ms;                 //  delay before post answers; -1: delay_ms
     long jitter_ms;                     //  plus a uniform random 0..jitter_ms
     double accept;                      //  post acceptance probability 0..1
     unsigned ping_status;               //  HTTP status of ping answers
     unsigned post_status;               //  HTTP status of post answers
-    mb_mode_t mode;                     //  how it misbehaves, if at all
+    atomic_int mode;                    //  how it misbehaves (an mb_mode_t); POST /_mode sets it
+    mb_shape_t shape;                   //  JSON shape of ping answers
+    bool big;                           //  pad ping answers to MB_BIG_SIZE
     atomic_llong pings;                 //  pings received
+    atomic_llong pings_answered_bid;    //  pings answered normally, 2xx, with a bid > 0
     atomic_llong posts;                 //  posts received (both post paths)
     atomic_llong accepted;              //  posts answered 2xx and accepted
     atomic_llong rejected;              //  posts not accepted
@@ -88,7 +108,10 @@ s_usage (FILE *out)
         "                          [--pidfile FILE] --buyer NAME[:key=val,...] ...\n"
         "buyer keys: bid=12.50 (0 declines) delay_ms=0 jitter_ms=0 accept=1.0\n"
         "            ping_status=200 post_status=200 mode=normal|garbage|error|hang\n"
-        "paths: POST /NAME/ping, /NAME/post, /NAME/post-form-ok; GET /_stats, /_healthz\n");
+        "            ping_delay_ms=N post_delay_ms=N (override delay_ms for that kind)\n"
+        "            shape=default|nested|string big=0|1 (ping answer padded to 200 KiB)\n"
+        "paths: POST /NAME/ping, /NAME/post, /NAME/post-form-ok, /_mode/NAME/MODE;\n"
+        "       GET /_stats, /_healthz\n");
 }
 
 static void
@@ -147,6 +170,21 @@ s_parse_long (const char *text, long min, long max, bool *ok)
     return value;
 }
 
+//  A mode name to its mb_mode_t; -1 when unknown.
+static int
+s_mode_parse (const char *text)
+{
+    if (streq (text, "normal"))
+        return MB_MODE_NORMAL;
+    if (streq (text, "garbage"))
+        return MB_MODE_GARBAGE;
+    if (streq (text, "error"))
+        return MB_MODE_ERROR;
+    if (streq (text, "hang"))
+        return MB_MODE_HANG;
+    return -1;
+}
+
 //  --------------------------------------------------------------------------
 //  Parse one --buyer NAME[:key=val,...] into buyer. Exits 64 on any error.
 
@@ -155,10 +193,13 @@ s_buyer_parse (mb_buyer_t *buyer, const char *spec)
 {
     memset (buyer, 0, sizeof (*buyer));
     buyer->bid_cents = 1250;
+    buyer->ping_delay_ms = -1;
+    buyer->post_delay_ms = -1;
     buyer->accept = 1.0;
     buyer->ping_status = 200;
     buyer->post_status = 200;
-    buyer->mode = MB_MODE_NORMAL;
+    atomic_init (&buyer->mode, MB_MODE_NORMAL);
+    buyer->shape = MB_SHAPE_DEFAULT;
 
     const char *colon = strchr (spec, ':');
     size_t name_len = colon ? (size_t) (colon - spec) : strlen (spec);
@@ -198,6 +239,12 @@ s_buyer_parse (mb_buyer_t *buyer, const char *spec)
         if (streq (key, "delay_ms"))
             buyer->delay_ms = s_parse_long (value, 0, 3600000, &ok);
         else
+        if (streq (key, "ping_delay_ms"))
+            buyer->ping_delay_ms = s_parse_long (value, 0, 3600000, &ok);
+        else
+        if (streq (key, "post_delay_ms"))
+            buyer->post_delay_ms = s_parse_long (value, 0, 3600000, &ok);
+        else
         if (streq (key, "jitter_ms"))
             buyer->jitter_ms = s_parse_long (value, 0, 3600000, &ok);
         else
@@ -214,20 +261,28 @@ s_buyer_parse (mb_buyer_t *buyer, const char *spec)
             buyer->post_status = (unsigned) s_parse_long (value, 100, 599, &ok);
         else
         if (streq (key, "mode")) {
-            if (streq (value, "normal"))
-                buyer->mode = MB_MODE_NORMAL;
-            else
-            if (streq (value, "garbage"))
-                buyer->mode = MB_MODE_GARBAGE;
-            else
-            if (streq (value, "error"))
-                buyer->mode = MB_MODE_ERROR;
-            else
-            if (streq (value, "hang"))
-                buyer->mode = MB_MODE_HANG;
+            int mode = s_mode_parse (value);
+            if (mode >= 0)
+                atomic_store (&buyer->mode, mode);
             else
                 ok = false;
         }
+        else
+        if (streq (key, "shape")) {
+            if (streq (value, "default"))
+                buyer->shape = MB_SHAPE_DEFAULT;
+            else
+            if (streq (value, "nested"))
+                buyer->shape = MB_SHAPE_NESTED;
+            else
+            if (streq (value, "string"))
+                buyer->shape = MB_SHAPE_STRING;
+            else
+                ok = false;
+        }
+        else
+        if (streq (key, "big"))
+            buyer->big = s_parse_long (value, 0, 1, &ok) == 1;
         else {
             free (keys);
             s_usage_error ("unknown buyer key in '%s'", spec);
@@ -285,10 +340,13 @@ s_sleep_ms (long ms)
     }
 }
 
+//  Wait before answering: the kind's own delay when set, else delay_ms, plus jitter.
 static void
-s_buyer_delay (mb_buyer_t *buyer)
+s_buyer_delay (mb_buyer_t *buyer, bool ping)
 {
-    long ms = buyer->delay_ms;
+    long ms = ping ? buyer->ping_delay_ms : buyer->post_delay_ms;
+    if (ms < 0)
+        ms = buyer->delay_ms;
     if (buyer->jitter_ms > 0)
         ms += (long) (s_random () % (uint64_t) (buyer->jitter_ms + 1));
     s_sleep_ms (ms);
@@ -383,7 +441,7 @@ s_hang (struct MHD_Connection *connection)
 static bool
 s_misbehave (struct MHD_Connection *connection, mb_buyer_t *buyer, enum MHD_Result *rc)
 {
-    switch (buyer->mode) {
+    switch ((mb_mode_t) atomic_load (&buyer->mode)) {
         case MB_MODE_GARBAGE:
             *rc = s_respond (connection, 200, "text/html",
                              "<html><body>this is not json {{{</body></html>");
@@ -400,24 +458,63 @@ s_misbehave (struct MHD_Connection *connection, mb_buyer_t *buyer, enum MHD_Resu
     }
 }
 
-static enum MHD_Result
-s_on_ping (struct MHD_Connection *connection, mb_buyer_t *buyer)
-{
-    long long n = atomic_fetch_add (&buyer->pings, 1) + 1;
-    s_buyer_delay (buyer);
-    enum MHD_Result rc;
-    if (s_misbehave (connection, buyer, &rc))
-        return rc;
-    char body [256];
-    snprintf (body, sizeof (body), "{\"bid\": %" PRId64 ".%02" PRId64 ", \"id\": \"%s-bid-%lld\"}",
-              buyer->bid_cents / 100, buyer->bid_cents % 100, buyer->name, n);
-    return s_respond (connection, buyer->ping_status, "application/json", body);
-}
-
 static bool
 s_is_2xx (unsigned status)
 {
     return status >= 200 && status < 300;
+}
+
+static enum MHD_Result
+s_on_ping (struct MHD_Connection *connection, mb_buyer_t *buyer)
+{
+    long long n = atomic_fetch_add (&buyer->pings, 1) + 1;
+    s_buyer_delay (buyer, true);
+    enum MHD_Result rc;
+    if (s_misbehave (connection, buyer, &rc))
+        return rc;
+    if (buyer->bid_cents > 0 && s_is_2xx (buyer->ping_status))
+        atomic_fetch_add (&buyer->pings_answered_bid, 1);
+
+    //  The answer without its closing brace, so big=1 can add its pad.
+    char price [32];
+    snprintf (price, sizeof (price), "%" PRId64 ".%02" PRId64, buyer->bid_cents / 100,
+              buyer->bid_cents % 100);
+    char head [256];
+    if (buyer->shape == MB_SHAPE_NESTED)
+        snprintf (head, sizeof (head),
+                  "{\"data\": {\"price\": %s, \"ok\": true, \"ref\": \"%s-bid-%lld\"}", price,
+                  buyer->name, n);
+    else
+    if (buyer->shape == MB_SHAPE_STRING)
+        snprintf (head, sizeof (head), "{\"bid\": \"%s\", \"id\": \"%s-bid-%lld\"", price,
+                  buyer->name, n);
+    else
+        snprintf (head, sizeof (head), "{\"bid\": %s, \"id\": \"%s-bid-%lld\"", price,
+                  buyer->name, n);
+    if (!buyer->big) {
+        char body [260];
+        snprintf (body, sizeof (body), "%s}", head);
+        return s_respond (connection, buyer->ping_status, "application/json", body);
+    }
+    //  {head, "pad": "xxx...x"}: exactly MB_BIG_SIZE bytes of valid JSON.
+    static const char pad_open [] = ", \"pad\": \"";
+    static const char pad_close [] = "\"}";
+    size_t head_size = strlen (head);
+    size_t fixed = head_size + strlen (pad_open) + strlen (pad_close);
+    assert (fixed < MB_BIG_SIZE);
+    char *body = (char *) malloc (MB_BIG_SIZE + 1);
+    assert (body);
+    char *p = body;
+    memcpy (p, head, head_size);
+    p += head_size;
+    memcpy (p, pad_open, strlen (pad_open));
+    p += strlen (pad_open);
+    memset (p, 'x', MB_BIG_SIZE - fixed);
+    p += MB_BIG_SIZE - fixed;
+    memcpy (p, pad_close, strlen (pad_close) + 1);
+    rc = s_respond (connection, buyer->ping_status, "application/json", body);
+    free (body);
+    return rc;
 }
 
 //  The price of a post: its JSON "price" (pingpost's default post protocol
@@ -439,7 +536,7 @@ s_on_post (struct MHD_Connection *connection, mb_buyer_t *buyer, bool form_ok,
            const char *request_body)
 {
     long long n = atomic_fetch_add (&buyer->posts, 1) + 1;
-    s_buyer_delay (buyer);
+    s_buyer_delay (buyer, false);
     enum MHD_Result rc;
     if (s_misbehave (connection, buyer, &rc)) {
         atomic_fetch_add (&buyer->rejected, 1);
@@ -478,6 +575,8 @@ s_on_stats (struct MHD_Connection *connection)
         cJSON *one = cJSON_AddObjectToObject (stats, buyer->name);
         assert (one);
         cJSON_AddNumberToObject (one, "pings", (double) atomic_load (&buyer->pings));
+        cJSON_AddNumberToObject (one, "pings_answered_bid",
+                                 (double) atomic_load (&buyer->pings_answered_bid));
         cJSON_AddNumberToObject (one, "posts", (double) atomic_load (&buyer->posts));
         cJSON_AddNumberToObject (one, "accepted", (double) atomic_load (&buyer->accepted));
         cJSON_AddNumberToObject (one, "rejected", (double) atomic_load (&buyer->rejected));
@@ -490,6 +589,25 @@ s_on_stats (struct MHD_Connection *connection)
     cJSON_free (text);
     cJSON_Delete (stats);
     return rc;
+}
+
+//  POST /_mode/<buyer>/<mode>: switch a buyer's mode at run time.
+static enum MHD_Result
+s_on_mode (struct MHD_Connection *connection, const char *path)
+{
+    const char *slash = strchr (path, '/');
+    if (!slash)
+        return s_respond_error (connection, 404, "not found");
+    mb_buyer_t *buyer = s_buyer_lookup (path, (size_t) (slash - path));
+    if (!buyer)
+        return s_respond_error (connection, 404, "unknown buyer");
+    int mode = s_mode_parse (slash + 1);
+    if (mode < 0)
+        return s_respond_error (connection, 400, "unknown mode");
+    atomic_store (&buyer->mode, mode);
+    char body [64];
+    snprintf (body, sizeof (body), "{\"mode\": \"%s\"}", slash + 1);
+    return s_respond (connection, 200, "application/json", body);
 }
 
 //  --------------------------------------------------------------------------
@@ -506,6 +624,9 @@ s_route (struct MHD_Connection *connection, const char *url, const char *method,
     if (streq (url, "/_stats"))
         return is_get ? s_on_stats (connection)
                       : s_respond_error (connection, 405, "method not allowed");
+    if (strncmp (url, "/_mode/", 7) == 0)
+        return streq (method, "POST") ? s_on_mode (connection, url + 7)
+                                      : s_respond_error (connection, 405, "method not allowed");
 
     //  /<buyer>/<kind>
     if (url [0] != '/')

@@ -535,6 +535,11 @@ test_ledger_server_drops_malformed (void **state)
     //  NULL is refused too
     zmsg_t *none = NULL;
     assert_int_equal (ledger_server_handle (server, &none), -1);
+    //  An empty batch is well formed, with nothing to buffer or ack
+    pp_events_t *empty = pp_events_new ();
+    s_send (dealer, empty);
+    pp_events_destroy (&empty);
+    assert_int_equal (s_take (server), 0);
 
     assert_int_equal (ledger_server_pending (server), 0);
     assert_int_equal (ledger_server_flush (server), 0);
@@ -792,6 +797,35 @@ s_collect (zsock_t *dealer, zhashx_t *acked)
     }
 }
 
+//  A partial batch is committed once flush_ms passed.
+static void
+test_ledger_server_loop_flushes_on_time (void **state)
+{
+    pp_config_t *config = s_config (1000, 20, NULL);
+    ledger_server_t *server = ledger_server_new (config, 0);
+    assert_non_null (server);
+    zsock_t *dealer = s_dealer (server);
+    char lead [32];
+    s_lead_id (lead);
+    char ids [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
+    pp_events_t *events = s_sale (lead, pp_now_us (), ids);
+    s_send (dealer, events);
+    pp_events_destroy (&events);
+
+    assert_int_equal (s_run_for (server, 500), 0);
+    assert_int_equal (ledger_server_pending (server), 0);
+    assert_int_equal (ledger_server_committed (server), S_SALE_EVENTS);
+    zhashx_t *acked = zhashx_new ();
+    s_collect (dealer, acked);
+    assert_int_equal (zhashx_size (acked), S_SALE_EVENTS);
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead, "7");
+
+    zhashx_destroy (&acked);
+    zsock_destroy (&dealer);
+    ledger_server_destroy (&server);
+    pp_config_destroy (&config);
+}
+
 static void
 test_ledger_server_loop_reconnects (void **state)
 {
@@ -817,7 +851,7 @@ test_ledger_server_loop_reconnects (void **state)
         s_send (i == 1 ? second : first, events);
         pp_events_destroy (&events);
     }
-    assert_int_equal (s_run_for (server, 1500), 0);
+    assert_int_equal (s_run_for (server, 2000), 0);
     assert_int_equal (ledger_server_pending (server), 0);
     assert_int_equal (ledger_server_committed (server), 3 * S_SALE_EVENTS);
 
@@ -868,13 +902,13 @@ test_ledger_server_stops_reading_when_full (void **state)
         pp_events_destroy (&events);
     }
     assert_int_equal (pp_db_script (s_db, "break", "ALTER TABLE events RENAME TO events_off"), 0);
-    assert_int_equal (s_run_for (server, 700), 0);
+    assert_int_equal (s_run_for (server, 1000), 0);
     //  One event per message: it stops at exactly ten batches
     assert_int_equal (ledger_server_pending (server), 10 * batch);
     assert_true (s_silent (dealer, 100));
     assert_int_equal (pp_db_script (s_db, "mend", "ALTER TABLE events_off RENAME TO events"), 0);
 
-    assert_int_equal (s_run_for (server, 1500), 0);
+    assert_int_equal (s_run_for (server, 2000), 0);
     assert_int_equal (ledger_server_pending (server), 0);
     zhashx_t *acked = zhashx_new ();
     s_collect (dealer, acked);
@@ -917,6 +951,7 @@ main (void)
         cmocka_unit_test (test_ledger_server_answer_before_receipt),
         cmocka_unit_test (test_ledger_server_drops_refused_event),
         cmocka_unit_test (test_ledger_server_keeps_batch_on_failure),
+        cmocka_unit_test (test_ledger_server_loop_flushes_on_time),
         cmocka_unit_test (test_ledger_server_loop_reconnects),
         cmocka_unit_test (test_ledger_server_stops_reading_when_full),
         cmocka_unit_test (test_ledger_server_bind_failure),
