@@ -12,7 +12,40 @@ struct pp_db {
     PGconn *conn;               //  the connection, possibly broken
     char *conninfo;             //  for messages and reconnects
     char *setup;                //  session statements run after each connect, or NULL
+    zlistx_t *prepared;         //  s_prepared_t, prepared again after a reconnect
 };
+
+//  A statement prepared on the session.
+typedef struct {
+    char *name;                 //  statement name
+    char *sql;                  //  its text
+    int nparams;                //  parameters
+} s_prepared_t;
+
+static void
+s_prepared_destroy (void **item_p)
+{
+    s_prepared_t *prepared = (s_prepared_t *) *item_p;
+    if (prepared) {
+        free (prepared->name);
+        free (prepared->sql);
+        free (prepared);
+        *item_p = NULL;
+    }
+}
+
+static int
+s_prepare (pp_db_t *self, const s_prepared_t *prepared)
+{
+    PGresult *result = PQprepare (self->conn, prepared->name, prepared->sql, prepared->nparams,
+                                  NULL);
+    int rc = PQresultStatus (result) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc)
+        zsys_error ("pp_db: cannot prepare %s: %s", prepared->name,
+                    PQresultErrorMessage (result));
+    PQclear (result);
+    return rc;
+}
 
 //  Notices (e.g. "relation already exists, skipping") go to debug logging.
 static void
@@ -40,6 +73,8 @@ pp_db_new (const char *conninfo)
     pp_db_t *self = (pp_db_t *) zmalloc (sizeof (pp_db_t));
     self->conninfo = strdup (conninfo);
     assert (self->conninfo);
+    self->prepared = zlistx_new ();
+    zlistx_set_destructor (self->prepared, s_prepared_destroy);
     s_connect (self);
     return self;
 }
@@ -54,6 +89,7 @@ pp_db_destroy (pp_db_t **self_p)
     PQfinish (self->conn);
     free (self->conninfo);
     free (self->setup);
+    zlistx_destroy (&self->prepared);
     free (self);
     *self_p = NULL;
 }
@@ -77,7 +113,41 @@ pp_db_reset (pp_db_t *self)
     PQsetNoticeProcessor (self->conn, s_notice, NULL);
     if (self->setup && pp_db_script (self, "session setup", self->setup))
         return -1;
+    for (s_prepared_t *prepared = (s_prepared_t *) zlistx_first (self->prepared); prepared;
+         prepared = (s_prepared_t *) zlistx_next (self->prepared))
+        if (s_prepare (self, prepared))
+            return -1;
     return 0;
+}
+
+int
+pp_db_prepare (pp_db_t *self, const char *name, const char *sql, int nparams)
+{
+    assert (self && name && sql);
+    s_prepared_t *prepared = (s_prepared_t *) zmalloc (sizeof (s_prepared_t));
+    prepared->name = strdup (name);
+    prepared->sql = strdup (sql);
+    prepared->nparams = nparams;
+    assert (prepared->name && prepared->sql);
+    zlistx_add_end (self->prepared, prepared);
+    return pp_db_ok (self) ? s_prepare (self, prepared) : -1;
+}
+
+PGresult *
+pp_db_exec_prepared (pp_db_t *self, const char *what, const char *name, int nparams,
+                     const char *const *params)
+{
+    assert (self && name);
+    PGresult *result = PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        const char *message = PQresultErrorMessage (result);
+        zsys_error ("pp_db: %s failed: %s", what ? what : name,
+                    message && *message ? message : PQerrorMessage (self->conn));
+        PQclear (result);
+        return NULL;
+    }
+    return result;
 }
 
 int

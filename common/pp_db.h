@@ -46,6 +46,14 @@ PGresult *
 int PP_MUSTCHECK
     pp_db_command (pp_db_t *self, const char *what, const char *sql, int nparams,
                    const char *const *params);
+//  Prepare a named statement on this session (kept across reconnects:
+//  pp_db_reset prepares it again). 0 or -1.
+int PP_MUSTCHECK
+    pp_db_prepare (pp_db_t *self, const char *name, const char *sql, int nparams);
+//  Run a statement prepared with pp_db_prepare; as pp_db_exec.
+PGresult *
+    pp_db_exec_prepared (pp_db_t *self, const char *what, const char *name, int nparams,
+                         const char *const *params);
 //  Run a script of several statements (no parameters): 0 or -1.
 int PP_MUSTCHECK
     pp_db_script (pp_db_t *self, const char *what, const char *sql);

@@ -382,14 +382,8 @@ s_is_duplicate (validate_server_t *self, const pp_vertical_t *vertical, pp_lead_
     char days [16];
     snprintf (days, sizeof days, "%d", vertical->dedupe_days > 0 ? vertical->dedupe_days : 30);
     const char *params [] = {vertical->name, fingerprint, pp_lead_id (lead), days};
-    PGresult *result = pp_db_exec (
-        pp_stage_db (self->stage), "dedupe",
-        "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (vertical, fingerprint) DO UPDATE "
-        "SET lead_id = excluded.lead_id, created_at = now() "
-        "WHERE dedupe.created_at < now () - make_interval (days => $4::int) "
-        "RETURNING lead_id",
-        4, params);
+    PGresult *result
+        = pp_db_exec_prepared (pp_stage_db (self->stage), "dedupe", "pp_dedupe", 4, params);
     if (!result)
         return -1;
     int duplicate = PQntuples (result) == 0 ? 1 : 0;
@@ -469,6 +463,17 @@ validate_server_new (const pp_config_t *config, int slot)
     //  durable commit per lead would cap the stage at the disk's flush rate.
     if (pp_db_set_setup (pp_stage_db (self->stage), "SET synchronous_commit = off"))
         zsys_warning ("validate: cannot relax commit durability; dedupe will be slower");
+    if (pp_db_prepare (pp_stage_db (self->stage), "pp_dedupe",
+                       "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (vertical, fingerprint) DO UPDATE "
+                       "SET lead_id = excluded.lead_id, created_at = now () "
+                       "WHERE dedupe.created_at < now () - make_interval (days => $4::int) "
+                       "RETURNING lead_id",
+                       4)) {
+        zsys_error ("validate: cannot prepare the duplicate check");
+        validate_server_destroy (&self);
+        return NULL;
+    }
     pp_stage_set_handler (self->stage, s_handle, self);
     return self;
 }
