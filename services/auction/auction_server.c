@@ -220,6 +220,12 @@ s_price (const cJSON *value, int64_t *cents)
         number = value->valuedouble;
     else
     if (cJSON_IsString (value)) {
+        //  Plain decimals only ("12.50"): no signs, exponents, hex or spaces
+        const char *text = value->valuestring;
+        size_t digits = strspn (text, "0123456789");
+        if (digits == 0 || (text [digits] && (text [digits] != '.' || text [digits + 1] == 0
+                                              || text [digits + 1 + strspn (text + digits + 1, "0123456789")])))
+            return "bad_price";
         char *end;
         errno = 0;
         number = strtod (value->valuestring, &end);
@@ -230,7 +236,7 @@ s_price (const cJSON *value, int64_t *cents)
         return value && !cJSON_IsNull (value) ? "bad_price" : "no_bid";
     if (number == 0)
         return "no_bid";
-    if (number < 0 || number > 1e7 || pp_cents_from_double (number, cents))
+    if (number < 0 || number > 1e7 || pp_cents_from_double (number, cents) || *cents <= 0)
         return "bad_price";
     return NULL;
 }

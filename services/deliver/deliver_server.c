@@ -222,9 +222,8 @@ deliver_split_payout (int64_t payout, const int64_t *charges, size_t count, int6
         total += charges [i];
     int64_t given = 0;
     for (size_t i = 0; i < count; i++) {
-        //  payout <= total, so the product stays far within int64 for any
-        //  real amount (both under 10^11 cents)
-        parts [i] = total > 0 ? payout * charges [i] / total : 0;
+        //  The product can pass int64 for huge fixed bids: 128-bit it
+        parts [i] = total > 0 ? (int64_t) ((__int128) payout * charges [i] / total) : 0;
         given += parts [i];
     }
     for (size_t i = 0; i < count && given < payout; i++)

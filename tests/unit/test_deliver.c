@@ -1,4 +1,4 @@
-/*  test_deliver - post bodies (default, mappings, constants, form), acceptance, payouts  */
+/*  test_deliver - post bodies (default, mappings, constants, form), acceptance, payouts, splits  */
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include <stdarg.h>
@@ -405,6 +405,155 @@ test_deliver_payout (void **state)
     assert_int_equal (deliver_payout (NULL, 3000), 0);
 }
 
+//  --------------------------------------------------------------------------
+//  deliver_split_payout
+
+//  Split payout over charges; expect these parts.
+static void
+s_expect_split (int64_t payout, const int64_t *charges, size_t count, const int64_t *expected)
+{
+    int64_t parts [8];
+    for (size_t i = 0; i < 8; i++)
+        parts [i] = -777;
+    deliver_split_payout (payout, charges, count, parts);
+    for (size_t i = 0; i < count; i++)
+        if (parts [i] != expected [i])
+            fail_msg ("payout %lld, sale %zu of %zu (charge %lld): %lld, expected %lld",
+                      (long long) payout, i, count, (long long) charges [i],
+                      (long long) parts [i], (long long) expected [i]);
+    //  Nothing written past count
+    for (size_t i = count; i < 8; i++)
+        assert_int_equal (parts [i], -777);
+}
+
+static void
+test_deliver_split_payout_huge (void **state)
+{
+    //  payout * charge passes int64 here; the split must not overflow
+    const int64_t charges [] = {5000000000LL, 5000000000LL};
+    const int64_t expected [] = {4000000000LL, 4000000000LL};
+    s_expect_split (8000000000LL, charges, 2, expected);
+}
+
+static void
+test_deliver_split_payout (void **state)
+{
+    //  One sale: all of it
+    const int64_t one [] = {2500};
+    const int64_t one_parts [] = {2000};
+    s_expect_split (2000, one, 1, one_parts);
+    const int64_t one_all [] = {2500};
+    s_expect_split (2500, one, 1, one_all);
+    const int64_t one_odd [] = {1999};
+    const int64_t one_odd_parts [] = {1599};
+    s_expect_split (1599, one_odd, 1, one_odd_parts);
+
+    //  Three equal sales
+    const int64_t equal [] = {1000, 1000, 1000};
+    const int64_t equal_parts [] = {800, 800, 800};
+    s_expect_split (2400, equal, 3, equal_parts);
+    //  Remainders go to the first sales, one cent each
+    const int64_t equal_one [] = {334, 333, 333};
+    s_expect_split (1000, equal, 3, equal_one);
+    const int64_t equal_two [] = {334, 334, 333};
+    s_expect_split (1001, equal, 3, equal_two);
+    const int64_t equal_cent [] = {1, 0, 0};
+    s_expect_split (1, equal, 3, equal_cent);
+    const int64_t equal_all [] = {1000, 1000, 1000};
+    s_expect_split (3000, equal, 3, equal_all);
+
+    //  Uneven: 44.00 over 20 + 20 + 15 is 16 + 16 + 12
+    const int64_t uneven [] = {2000, 2000, 1500};
+    const int64_t uneven_parts [] = {1600, 1600, 1200};
+    s_expect_split (4400, uneven, 3, uneven_parts);
+    //  80% of 55.01 = 44.00 over 20.01 + 20 + 15: 1600.43.., 1599.63.., 1199.7..
+    const int64_t uneven_odd [] = {2001, 2000, 1500};
+    const int64_t uneven_odd_parts [] = {1601, 1600, 1199};
+    s_expect_split (4400, uneven_odd, 3, uneven_odd_parts);
+    //  5 over 3 + 3 + 3: 1.67 each, floors 1 + 1 + 1, two cents left
+    const int64_t small [] = {3, 3, 3};
+    const int64_t small_parts [] = {2, 2, 1};
+    s_expect_split (5, small, 3, small_parts);
+    //  Proportional, not equal: 99 over 1 + 98 + 1 floors to 0 + 97 + 0;
+    //  the two cents left go to the first two sales
+    const int64_t skewed [] = {1, 98, 1};
+    const int64_t skewed_parts [] = {1, 98, 0};
+    s_expect_split (99, skewed, 3, skewed_parts);
+    const int64_t skewed_low [] = {1, 49, 0};
+    s_expect_split (50, skewed, 3, skewed_low);
+
+    //  Payout 0: nothing to anyone
+    const int64_t zero [] = {0, 0, 0};
+    s_expect_split (0, uneven, 3, zero);
+    s_expect_split (0, one, 1, zero);
+
+    //  A sale charging nothing gets nothing, not even a remainder cent
+    const int64_t free_sale [] = {0, 1, 1};
+    const int64_t free_parts [] = {0, 1, 0};
+    s_expect_split (1, free_sale, 3, free_parts);
+    const int64_t free_all [] = {0, 1, 1};
+    s_expect_split (2, free_sale, 3, free_all);
+    const int64_t nothing [] = {0, 0};
+    s_expect_split (0, nothing, 2, zero);
+
+    //  No sales: nothing written
+    s_expect_split (0, one, 0, zero);
+
+    //  Large real amounts: three sales of 10,000,000.00 (the highest ping
+    //  bid), payout a cent under all of it
+    const int64_t large [] = {1000000000, 1000000000, 1000000000};
+    const int64_t large_parts [] = {1000000000, 1000000000, 999999999};
+    s_expect_split (2999999999LL, large, 3, large_parts);
+}
+
+static void
+test_deliver_split_payout_random (void **state)
+{
+    //  Any sales, any payout up to their total: the parts add up exactly,
+    //  none is negative or over its charge, each is within a cent of its
+    //  proportional share (floor or floor + 1), and the extra cents go to
+    //  the first sales that charged anything
+    for (int round = 0; round < 20000; round++) {
+        size_t count = 1 + randof (7);
+        int64_t charges [8];
+        int64_t total = 0;
+        for (size_t i = 0; i < count; i++) {
+            int kind = (int) randof (4);
+            charges [i] = kind == 0 ? 0
+                        : kind == 1 ? (int64_t) randof (10)
+                        : kind == 2 ? (int64_t) randof (100000)
+                                    : (int64_t) randof (1000000) * 1000 + (int64_t) randof (1000);
+            total += charges [i];
+        }
+        int64_t payout = total > 0 ? (int64_t) (randof (1000000) * (double) total / 1000000.0) : 0;
+        if (randof (10) == 0)
+            payout = total;
+        if (payout > total)
+            payout = total;
+        int64_t parts [8];
+        deliver_split_payout (payout, charges, count, parts);
+        int64_t sum = 0;
+        bool bumped_gap = false;        //  a charging sale left without its extra cent
+        for (size_t i = 0; i < count; i++) {
+            int64_t share = total > 0 ? payout * charges [i] / total : 0;
+            if (parts [i] < 0 || parts [i] > charges [i] || parts [i] < share
+                || parts [i] > share + 1)
+                fail_msg ("round %d: payout %lld, total %lld, sale %zu charging %lld: part %lld "
+                          "(share %lld)", round, (long long) payout, (long long) total, i,
+                          (long long) charges [i], (long long) parts [i], (long long) share);
+            if (charges [i] > 0 && parts [i] == share + 1 && bumped_gap)
+                fail_msg ("round %d: sale %zu got an extra cent after an earlier sale did not",
+                          round, i);
+            if (charges [i] > 0 && parts [i] == share && parts [i] < charges [i])
+                bumped_gap = true;
+            sum += parts [i];
+        }
+        if (sum != payout)
+            fail_msg ("round %d: parts add up to %lld, payout %lld", round, (long long) sum,
+                      (long long) payout);
+    }
+}
+
 int
 main (void)
 {
@@ -417,6 +566,9 @@ main (void)
         cmocka_unit_test (test_deliver_accepted_pointer),
         cmocka_unit_test (test_deliver_accepted_contains_regex),
         cmocka_unit_test (test_deliver_payout),
+        cmocka_unit_test (test_deliver_split_payout),
+        cmocka_unit_test (test_deliver_split_payout_huge),
+        cmocka_unit_test (test_deliver_split_payout_random),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
