@@ -35,6 +35,7 @@ typedef enum {
     S_ROUTE_LEADS,
     S_ROUTE_HEALTH,
     S_ROUTE_METRICS,
+    S_ROUTE_STATUS,             //  GET /v1/leads/{id}
     S_ROUTE_ERROR               //  answer already decided at the first call
 } s_route_t;
 
@@ -80,6 +81,8 @@ struct intake_server {
     zsock_t *to_validate;       //  PUSH to every validate slot (MHD thread)
     zsock_t *events_out;        //  inproc PUSH of event pointers (MHD thread)
     zsock_t *events_in;         //  inproc PULL of event pointers (zloop thread)
+    zsock_t *lookups_out;       //  inproc PUSH of status requests (MHD thread)
+    zsock_t *lookups_in;        //  inproc PULL of status requests (zloop thread)
     zsock_t *replies;           //  PULL bound on our reply endpoint (zloop thread)
     pp_outbox_t *outbox;        //  ledger events (zloop thread)
     zloop_t *loop;              //  the zloop thread's loop
@@ -372,6 +375,80 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
         pp_outbox_add (self->outbox, &event);
     }
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
+    return 0;
+}
+
+//  GET /v1/leads/{id}: the publisher's own lead, from intake's table while
+//  it waits, else from the ledger. Another publisher's lead is a 404, as is
+//  a lead the ledger has not recorded yet.
+static void
+s_lookup (intake_server_t *self, s_request_t *request)
+{
+    unsigned int status = MHD_HTTP_NOT_FOUND;
+    char *answer = NULL;
+    pthread_mutex_lock (&self->mutex);
+    s_request_t *waiting = (s_request_t *) zhashx_lookup (self->pending, request->lead_id);
+    bool pending = waiting && waiting->publisher_id == request->publisher_id;
+    pthread_mutex_unlock (&self->mutex);
+    if (pending) {
+        status = MHD_HTTP_OK;
+        char text [128];
+        snprintf (text, sizeof text,
+                  "{\"lead_id\":\"%s\",\"status\":\"pending\",\"price\":0.00,\"reasons\":[]}",
+                  request->lead_id);
+        answer = strdup (text);
+    }
+    else {
+        char publisher [16];
+        snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
+        const char *params [] = {request->lead_id, publisher};
+        PGresult *result = pp_db_exec (
+            pp_watch_db (self->watch), "lead status",
+            "SELECT coalesce (status, 'pending'), price_cents, coalesce (reasons, '[]'::jsonb)"
+            " FROM leads WHERE lead_id = $1 AND publisher_id = $2::int",
+            2, params);
+        if (!result) {
+            status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            answer = s_error_body ("unavailable", "the ledger cannot be read now; retry", NULL);
+        }
+        else {
+            if (PQntuples (result) == 1) {
+                cJSON *root = cJSON_CreateObject ();
+                cJSON_AddStringToObject (root, "lead_id", request->lead_id);
+                cJSON_AddStringToObject (root, "status", PQgetvalue (result, 0, 0));
+                char price [32];
+                pp_cents_format (atoll (PQgetvalue (result, 0, 1)), price, sizeof price);
+                cJSON_AddItemToObject (root, "price", cJSON_CreateRaw (price));
+                cJSON *reasons = cJSON_Parse (PQgetvalue (result, 0, 2));
+                cJSON_AddItemToObject (root, "reasons", reasons ? reasons : cJSON_CreateArray ());
+                answer = pp_json_print (root);
+                cJSON_Delete (root);
+                status = MHD_HTTP_OK;
+            }
+            PQclear (result);
+        }
+    }
+    if (!answer)
+        answer = s_error_body ("not_found", "no such lead for this publisher", NULL);
+    pthread_mutex_lock (&self->mutex);
+    request->http_status = status;
+    request->answer = answer;
+    request->state = S_ANSWERED;
+    MHD_resume_connection (request->connection);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+static int
+s_on_lookup (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    intake_server_t *self = (intake_server_t *) arg;
+    for (int burst = 0; burst < 64; burst++) {
+        s_request_t *request = NULL;
+        if (zmq_recv (zsock_resolve (reader), &request, sizeof request, ZMQ_DONTWAIT)
+            != (int) sizeof request)
+            break;
+        s_lookup (self, request);
+    }
     return 0;
 }
 
@@ -777,6 +854,28 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
                                         "method_not_allowed", "use POST on /v1/leads", NULL);
             return MHD_YES;
         }
+        if (strncmp (url, "/v1/leads/", 10) == 0) {
+            if (!is_get)
+                return s_respond_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                        "method_not_allowed", "use GET on /v1/leads/{id}", NULL);
+            pp_market_t *market = pp_watch_market_link (self->watch);
+            pp_publisher_t *publisher = s_authenticate (market, connection);
+            uint32_t publisher_id = publisher ? publisher->id : 0;
+            pp_market_unlink (&market);
+            if (!publisher)
+                return s_respond_error (self, connection, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                        "missing or unknown API key", NULL);
+            if (!pp_id_valid (url + 10))
+                return s_respond_error (self, connection, MHD_HTTP_NOT_FOUND, "not_found",
+                                        "no such lead for this publisher", NULL);
+            if (atomic_load (&self->stopping))
+                return s_respond_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                        "overloaded", "the gateway is restarting; retry", NULL);
+            request->route = S_ROUTE_STATUS;
+            request->publisher_id = publisher_id;
+            memcpy (request->lead_id, url + 10, PP_LEAD_ID_SIZE + 1);
+            return MHD_YES;
+        }
         if (streq (url, "/healthz") || streq (url, "/metrics")) {
             if (!is_get)
                 return s_respond_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -802,6 +901,35 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
         }
         return s_respond (connection, MHD_HTTP_OK, s_metrics (self),
                           "text/plain; version=0.0.4");
+    }
+    if (request->route == S_ROUTE_STATUS) {
+        if (*upload_data_size) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (request->state == S_ANSWERED) {
+            char *answer = request->answer;
+            request->answer = NULL;
+            return s_respond (connection, request->http_status, answer, "application/json");
+        }
+        if (request->state == S_SUSPENDED)
+            return MHD_YES;
+        //  The zloop thread owns the database session: hand it over
+        request->connection = connection;
+        pthread_mutex_lock (&self->mutex);
+        request->state = S_SUSPENDED;
+        MHD_suspend_connection (connection);
+        pthread_mutex_unlock (&self->mutex);
+        if (zmq_send (zsock_resolve (self->lookups_out), &request, sizeof request, ZMQ_DONTWAIT)
+            != (int) sizeof request) {
+            pthread_mutex_lock (&self->mutex);
+            request->http_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            request->answer = s_error_body ("overloaded", "retry later", NULL);
+            request->state = S_ANSWERED;
+            MHD_resume_connection (connection);
+            pthread_mutex_unlock (&self->mutex);
+        }
+        return MHD_YES;
     }
     if (request->route != S_ROUTE_LEADS)
         return MHD_NO;
@@ -924,11 +1052,22 @@ intake_server_new (const pp_config_t *config, int slot)
         intake_server_destroy (&self);
         return NULL;
     }
+    snprintf (inproc, sizeof inproc, "inproc://intake-lookups-%p", (void *) self);
+    self->lookups_in = zsock_new (ZMQ_PULL);
+    self->lookups_out = zsock_new (ZMQ_PUSH);
+    assert (self->lookups_in && self->lookups_out);
+    zsock_set_sndhwm (self->lookups_out, 10000);
+    if (zsock_bind (self->lookups_in, "%s", inproc) < 0
+        || zsock_connect (self->lookups_out, "%s", inproc) < 0) {
+        intake_server_destroy (&self);
+        return NULL;
+    }
     self->outbox = pp_outbox_new (config);
     self->loop = zloop_new ();
     assert (self->loop);
     if (zloop_reader (self->loop, self->replies, s_on_result, self)
         || zloop_reader (self->loop, self->events_in, s_on_event, self)
+        || zloop_reader (self->loop, self->lookups_in, s_on_lookup, self)
         || zloop_timer (self->loop, S_SWEEP_MS, 0, s_on_sweep, self) <= 0
         || pp_outbox_attach (self->outbox, self->loop)
         || pp_watch_attach (self->watch, self->loop)) {
@@ -998,6 +1137,8 @@ intake_server_destroy (intake_server_t **self_p)
     }
     pp_outbox_destroy (&self->outbox);
     zloop_destroy (&self->loop);
+    zsock_destroy (&self->lookups_out);
+    zsock_destroy (&self->lookups_in);
     zsock_destroy (&self->events_out);
     zsock_destroy (&self->events_in);
     zsock_destroy (&self->to_validate);
@@ -1021,6 +1162,8 @@ intake_server_run (intake_server_t *self)
     pp_sd_stopping ();
     atomic_store (&self->stopping, true);
     s_release_pending (self);
+    //  Status lookups still queued are answered from the ledger now
+    s_on_lookup (self->loop, self->lookups_in, self);
     //  Events queued by the HTTP thread before it stopped
     s_on_event (self->loop, self->events_in, self);
     size_t left = pp_outbox_drain (self->outbox, 2000);

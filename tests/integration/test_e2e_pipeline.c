@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "pp_fleet.h"
+#include "pp_util.h"
+#include <unistd.h>
 
 //  Mock buyers: three for CA (fixed bids 20, 30, 25), two for NV (the top
 //  one rejects every post), one for OR (the rate run).
@@ -349,6 +351,58 @@ test_e2e_pipeline_fixed_payout (void **state)
 }
 
 //  ---------------------------------------------------------------------------
+//  GET /v1/leads/{id}: the publisher's own lead only
+
+static void
+test_e2e_pipeline_lead_status (void **state)
+{
+    s_state_t *self = *state;
+    pp_fleet_t *fleet = self->fleet;
+    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
+    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
+    cJSON_Delete (lead);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "lead", 200, "sold"));
+    char path [96];
+    snprintf (path, sizeof path, "/v1/leads/%s", pp_fleet_reply_lead_id (reply));
+    int64_t price = pp_fleet_reply_price_cents (reply);
+    pp_fleet_reply_destroy (&reply);
+    //  The ledger commits in batches: poll until the lead is there
+    pp_fleet_request_t request = {"GET", path, PP_FLEET_KEY_ACME, NULL, NULL, 0, 0};
+    int64_t until = pp_mono_us () + 10000000;
+    while (true) {
+        reply = pp_fleet_request (fleet, &request);
+        if (reply->status == 200 || pp_mono_us () > until)
+            break;
+        pp_fleet_reply_destroy (&reply);
+        usleep (50000);
+    }
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "status", 200, "sold"));
+    PP_CHECK (fleet, pp_fleet_reply_price_cents (reply) == price);
+    pp_fleet_reply_destroy (&reply);
+    //  Another publisher's lead does not exist for it; no key is a 401;
+    //  a malformed id a 404; a POST there a 405
+    request.api_key = PP_FLEET_KEY_FIXED;
+    reply = pp_fleet_request (fleet, &request);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "other publisher", 404, NULL));
+    PP_CHECK (fleet, pp_fleet_reply_is_error_body (reply));
+    pp_fleet_reply_destroy (&reply);
+    request.api_key = NULL;
+    reply = pp_fleet_request (fleet, &request);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "no key", 401, NULL));
+    pp_fleet_reply_destroy (&reply);
+    request.api_key = PP_FLEET_KEY_ACME;
+    request.path = "/v1/leads/not-a-lead-id";
+    reply = pp_fleet_request (fleet, &request);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "bad id", 404, NULL));
+    pp_fleet_reply_destroy (&reply);
+    request.path = path;
+    request.method = "POST";
+    reply = pp_fleet_request (fleet, &request);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "post", 405, NULL));
+    pp_fleet_reply_destroy (&reply);
+}
+
+//  ---------------------------------------------------------------------------
 //  (e) unsold, rejected and duplicate outcomes
 
 static void
@@ -615,6 +669,7 @@ main (void)
         cmocka_unit_test (test_e2e_pipeline_ledger_rows),
         cmocka_unit_test (test_e2e_pipeline_falls_back_on_rejection),
         cmocka_unit_test (test_e2e_pipeline_fixed_payout),
+        cmocka_unit_test (test_e2e_pipeline_lead_status),
         cmocka_unit_test (test_e2e_pipeline_other_outcomes),
         cmocka_unit_test (test_e2e_pipeline_report_matches_buyers),
         cmocka_unit_test (test_e2e_pipeline_lead_trace),
