@@ -1378,6 +1378,14 @@ s_campaign_destroy (pp_campaign_t **self_p)
     }
     free (self->rules);
     free (self->schedule_json);
+    free (self->time_zone);
+    for (int day = 0; day < 7; day++)
+        free (self->windows [day]);
+    s_strings_free (&self->holidays, self->holiday_count);
+    s_strings_free (&self->publishers_allow, self->publishers_allow_count);
+    s_strings_free (&self->publishers_deny, self->publishers_deny_count);
+    s_strings_free (&self->sources_allow, self->sources_allow_count);
+    s_strings_free (&self->sources_deny, self->sources_deny_count);
     for (size_t i = 0; i < self->cap_count; i++)
         free (self->caps [i].per);
     free (self->caps);
@@ -1697,7 +1705,8 @@ s_rule_parse (s_ctx_t *ctx, const cJSON *object, const pp_field_spec_t *field,
 }
 
 static void
-s_allow_deny_parse (s_ctx_t *ctx, const cJSON *object, bool names)
+s_allow_deny_parse (s_ctx_t *ctx, const cJSON *object, bool names, char ***allow,
+                    size_t *allow_count, char ***deny, size_t *deny_count)
 {
     if (!cJSON_IsObject (object)) {
         s_err (ctx, "must be an object");
@@ -1710,7 +1719,8 @@ s_allow_deny_parse (s_ctx_t *ctx, const cJSON *object, bool names)
             size_t mark = s_push_key (ctx, s_allow_keys [i]);
             //  An empty allow list would let nothing through: surely a mistake
             s_string_list (ctx, list, i == 0, names ? s_name_ok : NULL,
-                           names ? S_NAME_RULE : "must be 1..256 bytes", NULL, NULL);
+                           names ? S_NAME_RULE : "must be 1..256 bytes", i == 0 ? allow : deny,
+                           i == 0 ? allow_count : deny_count);
             s_pop (ctx, mark);
         }
     }
@@ -1752,6 +1762,11 @@ s_filters_parse (s_ctx_t *ctx, const cJSON *filters, pp_campaign_t *self)
             double miles;
             if (s_get_number (ctx, radius, "miles", true, &miles) && !(miles > 0 && miles <= 500))
                 s_err_key (ctx, "miles", "must be more than 0 and at most 500");
+            else
+            if (zip && s_zip_ok (zip)) {
+                snprintf (self->radius_zip, sizeof self->radius_zip, "%s", zip);
+                self->radius_miles = miles;
+            }
         }
         s_pop (ctx, mark);
     }
@@ -1793,19 +1808,39 @@ s_filters_parse (s_ctx_t *ctx, const cJSON *filters, pp_campaign_t *self)
     const cJSON *publishers = s_member (ctx, filters, "publishers", false);
     if (publishers) {
         size_t mark = s_push_key (ctx, "publishers");
-        s_allow_deny_parse (ctx, publishers, true);
+        s_allow_deny_parse (ctx, publishers, true, &self->publishers_allow,
+                            &self->publishers_allow_count, &self->publishers_deny,
+                            &self->publishers_deny_count);
         s_pop (ctx, mark);
     }
     const cJSON *sources = s_member (ctx, filters, "sources", false);
     if (sources) {
         size_t mark = s_push_key (ctx, "sources");
-        s_allow_deny_parse (ctx, sources, false);
+        s_allow_deny_parse (ctx, sources, false, &self->sources_allow,
+                            &self->sources_allow_count, &self->sources_deny,
+                            &self->sources_deny_count);
         s_pop (ctx, mark);
     }
 }
 
+//  Add a window "HH:MM-HH:MM" to every day of mask (bit 0 = Monday).
 static void
-s_schedule_parse (s_ctx_t *ctx, const cJSON *schedule)
+s_add_window (pp_campaign_t *self, unsigned mask, const char *text)
+{
+    pp_window_t window = {atoi (text) * 60 + atoi (text + 3), atoi (text + 6) * 60 + atoi (text + 9)};
+    for (int day = 0; day < 7; day++) {
+        if (!(mask & (1u << day)))
+            continue;
+        int wday = (day + 1) % 7;       //  tm_wday: Sunday = 0
+        self->windows [wday] = (pp_window_t *) realloc (
+            self->windows [wday], (self->window_count [wday] + 1) * sizeof (pp_window_t));
+        assert (self->windows [wday]);
+        self->windows [wday] [self->window_count [wday]++] = window;
+    }
+}
+
+static void
+s_schedule_parse (s_ctx_t *ctx, const cJSON *schedule, pp_campaign_t *self)
 {
     if (!cJSON_IsObject (schedule)) {
         s_err (ctx, "must be an object");
@@ -1818,12 +1853,18 @@ s_schedule_parse (s_ctx_t *ctx, const cJSON *schedule)
         s_err_key (ctx, "time_zone", "unknown time zone '%s'",
                    s_clip (zone, clipped, sizeof clipped));
     }
+    else
+    if (zone) {
+        self->time_zone = strdup (zone);
+        assert (self->time_zone);
+    }
     const cJSON *hours = s_member (ctx, schedule, "hours", false);
     if (hours) {
         size_t mark = s_push_key (ctx, "hours");
         if (!cJSON_IsObject (hours))
             s_err (ctx, "must be an object");
         else {
+            self->has_hours = true;
             unsigned covered = 0;
             const cJSON *child;
             cJSON_ArrayForEach (child, hours) {
@@ -1839,12 +1880,19 @@ s_schedule_parse (s_ctx_t *ctx, const cJSON *schedule)
                 if (cJSON_IsString (child)) {
                     if (!s_window_ok (child->valuestring))
                         s_err (ctx, "must be \"HH:MM-HH:MM\" with the start before the end");
+                    else
+                        s_add_window (self, days, child->valuestring);
                 }
                 else
-                if (cJSON_IsArray (child) && cJSON_GetArraySize (child) > 0)
+                if (cJSON_IsArray (child) && cJSON_GetArraySize (child) > 0) {
                     s_string_list (ctx, child, true, s_window_ok,
                                    "must be \"HH:MM-HH:MM\" with the start before the end",
                                    NULL, NULL);
+                    const cJSON *window;
+                    cJSON_ArrayForEach (window, child)
+                        if (cJSON_IsString (window) && s_window_ok (window->valuestring))
+                            s_add_window (self, days, window->valuestring);
+                }
                 else
                     s_err (ctx, "must be \"HH:MM-HH:MM\" or a non-empty array of such");
                 s_pop (ctx, day_mark);
@@ -1855,7 +1903,8 @@ s_schedule_parse (s_ctx_t *ctx, const cJSON *schedule)
     const cJSON *holidays = s_member (ctx, schedule, "holidays", false);
     if (holidays) {
         size_t mark = s_push_key (ctx, "holidays");
-        s_string_list (ctx, holidays, false, s_date_ok, "is not a date YYYY-MM-DD", NULL, NULL);
+        s_string_list (ctx, holidays, false, s_date_ok, "is not a date YYYY-MM-DD",
+                       &self->holidays, &self->holiday_count);
         s_pop (ctx, mark);
     }
 }
@@ -1953,7 +2002,7 @@ s_campaign_parse (s_ctx_t *ctx, const cJSON *object, const pp_market_t *market,
     const cJSON *schedule = s_member (ctx, object, "schedule", false);
     if (schedule) {
         size_t mark = s_push_key (ctx, "schedule");
-        s_schedule_parse (ctx, schedule);
+        s_schedule_parse (ctx, schedule, self);
         s_pop (ctx, mark);
         self->schedule_json = s_print (schedule);
     }

@@ -95,6 +95,12 @@ typedef struct {
     int exists;                 //  -1 = no rule, 0 = must be absent, 1 = must be present
 } pp_field_rule_t;
 
+//  One opening window of a day, in minutes from local midnight.
+typedef struct {
+    int start_min;              //  first minute open
+    int end_min;                //  first minute closed (1440 = midnight)
+} pp_window_t;
+
 typedef struct {
     int count;                  //  leads, 0 = none
     int64_t amount_cents;       //  money, 0 = none
@@ -134,7 +140,23 @@ typedef struct {
     size_t zip_count;           //  entries in zips
     pp_field_rule_t *rules;     //  field rules
     size_t rule_count;          //  entries in rules
+    char radius_zip [6];        //  zip_radius centre, "" = no radius filter
+    double radius_miles;        //  zip_radius distance
+    char **publishers_allow;    //  publisher names allowed, none = all
+    size_t publishers_allow_count;  //  entries in publishers_allow
+    char **publishers_deny;     //  publisher names refused
+    size_t publishers_deny_count;   //  entries in publishers_deny
+    char **sources_allow;       //  sources allowed, none = all
+    size_t sources_allow_count; //  entries in sources_allow
+    char **sources_deny;        //  sources refused
+    size_t sources_deny_count;  //  entries in sources_deny
     char *schedule_json;        //  the "schedule" object as JSON text, or NULL
+    char *time_zone;            //  schedule.time_zone (caps count in it), or NULL = UTC
+    bool has_hours;             //  schedule.hours given: closed outside the windows
+    pp_window_t *windows [7];   //  opening windows per weekday, 0 = Sunday (as tm_wday)
+    size_t window_count [7];    //  entries per weekday
+    char **holidays;            //  closed dates, "YYYY-MM-DD" in the campaign's zone
+    size_t holiday_count;       //  entries in holidays
     pp_cap_t *caps;             //  caps
     size_t cap_count;           //  entries in caps
     char *spec_json;            //  the whole campaign object as JSON text

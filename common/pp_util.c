@@ -273,6 +273,39 @@ pp_utf8_valid (const char *text, size_t size)
     return true;
 }
 
+static const char *s_states [PP_STATE_COUNT] = {
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",
+    "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE",
+    "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX",
+    "UT", "VA", "VT", "WA", "WI", "WV", "WY"
+};
+
+int
+pp_state_index (const char *code)
+{
+    if (!code || strlen (code) != 2)
+        return -1;
+    //  Sorted: binary search
+    int lo = 0, hi = PP_STATE_COUNT - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int cmp = strcmp (code, s_states [mid]);
+        if (cmp == 0)
+            return mid;
+        if (cmp < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+const char *
+pp_state_code (int index)
+{
+    return index >= 0 && index < PP_STATE_COUNT ? s_states [index] : "";
+}
+
 void
 pp_cents_format (int64_t cents, char *buf, size_t size)
 {

@@ -53,6 +53,15 @@ size_t
 bool
     pp_utf8_valid (const char *text, size_t size);
 
+//  US state codes (50 states, DC and PR): how many, and the index (0 ..
+//  PP_STATE_COUNT - 1) of an upper-case code, or -1.
+#define PP_STATE_COUNT 52
+int
+    pp_state_index (const char *code);
+//  The code of state index i; borrowed.
+const char *
+    pp_state_code (int index);
+
 //  Money: format integer cents as "12.34" (or "-0.05") into buf (>= 24 bytes).
 void
     pp_cents_format (int64_t cents, char *buf, size_t size);

@@ -245,6 +245,7 @@ typedef struct {
     s_job_t *job;               //  Not owned
     size_t bid;                 //  index of its bid on the lead
     int attempt;                //  0 first, 1 after a transport error
+    char reserved_at [40];      //  when its caps were reserved, "" = no caps
 } s_post_t;
 
 struct s_job {
@@ -258,6 +259,7 @@ struct s_job {
     size_t *accepted;           //  indexes of accepted bids
     char **refs;                //  buyer references of accepted bids (may be NULL)
     size_t accepted_count;      //  entries in accepted
+    char retry_reserved_at [40];    //  cap reservation a retried post keeps
     uint32_t *buyers;           //  buyers posted to (shared: each at most once)
     size_t buyer_count;         //  entries in buyers
     void *handle;               //  our place in server->jobs
@@ -311,6 +313,96 @@ s_post_event (s_job_t *job, const char *kind, const pp_bid_t *bid, const char *c
     pp_stage_emit (job->server->stage, &event);
 }
 
+//  The caps of a campaign as the arrays of pp_cap_reserve: one entry per
+//  period, with its count and amount limits (0 = none). Writes the three
+//  array literals; false when the campaign has no caps.
+static bool
+s_cap_arrays (const pp_campaign_t *campaign, char *pers, char *counts, char *amounts,
+              size_t size)
+{
+    static const char *periods [] = {"hour", "day", "week", "month", "total"};
+    size_t p = 0, c = 0, a = 0;
+    bool any = false;
+    pers [p++] = '{';
+    counts [c++] = '{';
+    amounts [a++] = '{';
+    for (size_t k = 0; k < 5; k++) {
+        int64_t max_count = 0, max_amount = 0;
+        bool used = false;
+        for (size_t i = 0; i < campaign->cap_count; i++) {
+            const pp_cap_t *cap = &campaign->caps [i];
+            if (!cap->per || !streq (cap->per, periods [k]))
+                continue;
+            used = true;
+            if (cap->count > 0 && (max_count == 0 || cap->count < max_count))
+                max_count = cap->count;
+            if (cap->amount_cents > 0 && (max_amount == 0 || cap->amount_cents < max_amount))
+                max_amount = cap->amount_cents;
+        }
+        if (!used)
+            continue;
+        const char *comma = any ? "," : "";
+        p += (size_t) snprintf (pers + p, size - p, "%s%s", comma, periods [k]);
+        c += (size_t) snprintf (counts + c, size - c, "%s%lld", comma, (long long) max_count);
+        a += (size_t) snprintf (amounts + a, size - a, "%s%lld", comma, (long long) max_amount);
+        any = true;
+    }
+    snprintf (pers + p, size - p, "}");
+    snprintf (counts + c, size - c, "}");
+    snprintf (amounts + a, size - a, "}");
+    return any;
+}
+
+//  Reserve the post's place under every cap of its campaign, atomically in
+//  PostgreSQL. Returns 1 reserved (or no caps), 0 full, -1 database failure.
+static int
+s_cap_reserve (s_job_t *job, const pp_campaign_t *campaign, const pp_bid_t *bid, char *at,
+               size_t at_size)
+{
+    at [0] = 0;
+    char pers [64], counts [128], amounts [128];
+    if (!s_cap_arrays (campaign, pers, counts, amounts, sizeof pers))
+        return 1;
+    pp_time_iso (pp_now_us (), at, at_size);
+    char id [16], price [24];
+    snprintf (id, sizeof id, "%u", campaign->id);
+    snprintf (price, sizeof price, "%lld", (long long) bid->price_cents);
+    const char *params [] = {id, price, at, campaign->time_zone ? campaign->time_zone : "UTC",
+                             pers, counts, amounts};
+    PGresult *result = pp_db_exec_prepared (pp_stage_db (job->server->stage), "cap reserve",
+                                            "pp_cap_reserve", 7, params);
+    if (!result) {
+        at [0] = 0;
+        return -1;
+    }
+    int reserved = streq (PQgetvalue (result, 0, 0), "t") ? 1 : 0;
+    PQclear (result);
+    if (!reserved)
+        at [0] = 0;
+    return reserved;
+}
+
+static void
+s_cap_release (s_job_t *job, const pp_campaign_t *campaign, const pp_bid_t *bid, const char *at)
+{
+    if (!campaign || !at [0])
+        return;
+    char pers [64], counts [128], amounts [128];
+    if (!s_cap_arrays (campaign, pers, counts, amounts, sizeof pers))
+        return;
+    char id [16], price [24];
+    snprintf (id, sizeof id, "%u", campaign->id);
+    snprintf (price, sizeof price, "%lld", (long long) bid->price_cents);
+    const char *params [] = {id, price, at, campaign->time_zone ? campaign->time_zone : "UTC",
+                             pers};
+    PGresult *result = pp_db_exec_prepared (pp_stage_db (job->server->stage), "cap release",
+                                            "pp_cap_release", 5, params);
+    if (!result)
+        zsys_warning ("deliver: cap of campaign %s not released for lead %s", campaign->name,
+                      pp_lead_id (job->lead));
+    PQclear (result);
+}
+
 //  Start one post; -1 when it could not start (logged as an event).
 static int
 s_post_start (s_job_t *job, size_t index, int attempt)
@@ -325,16 +417,29 @@ s_post_start (s_job_t *job, size_t index, int attempt)
     int timeout_ms = campaign->post_timeout_ms > 0 ? campaign->post_timeout_ms : 2000;
     if (timeout_ms > left_ms)
         timeout_ms = (int) left_ms;
-    const char *content_type;
-    char *body = deliver_post_body (campaign, job->lead, bid, &content_type);
     s_post_t *post = (s_post_t *) zmalloc (sizeof (s_post_t));
     post->job = job;
     post->bid = index;
     post->attempt = attempt;
+    if (attempt == 0) {
+        int reserved = s_cap_reserve (job, campaign, bid, post->reserved_at,
+                                      sizeof post->reserved_at);
+        if (reserved <= 0) {
+            free (post);
+            s_post_event (job, "post_skipped", bid, reserved == 0 ? "cap_full" : "cap_unavailable",
+                          -1, NULL);
+            return -1;
+        }
+    }
+    else
+        snprintf (post->reserved_at, sizeof post->reserved_at, "%s", job->retry_reserved_at);
+    const char *content_type;
+    char *body = deliver_post_body (campaign, job->lead, bid, &content_type);
     int rc = pp_http_post (job->server->http, campaign->post_url, content_type, body,
                            strlen (body), timeout_ms, S_MAX_RESPONSE, s_on_post, post);
     free (body);
     if (rc) {
+        s_cap_release (job, campaign, bid, post->reserved_at);
         free (post);
         s_post_event (job, "post_error", bid, "failed", -1, NULL);
         return -1;
@@ -419,6 +524,8 @@ s_on_post (const pp_http_response_t *response, void *arg)
     s_job_t *job = post->job;
     size_t index = post->bid;
     int attempt = post->attempt;
+    char reserved_at [40];
+    snprintf (reserved_at, sizeof reserved_at, "%s", post->reserved_at);
     free (post);
     job->in_flight--;
     pp_bid_t *bid = pp_lead_bid (job->lead, index);
@@ -442,8 +549,10 @@ s_on_post (const pp_http_response_t *response, void *arg)
         //  the buyer may have taken the lead.
         bool transport = response->error == PP_HTTP_CONNECT || response->error == PP_HTTP_FAILED;
         int64_t left_ms = (pp_lead_deadline_us (job->lead) - pp_now_us ()) / 1000;
+        snprintf (job->retry_reserved_at, sizeof job->retry_reserved_at, "%s", reserved_at);
         if (transport && attempt == 0 && left_ms > 50 && s_post_start (job, index, 1) == 0)
-            return;
+            return;             //  the retry keeps the reservation
+        s_cap_release (job, campaign, bid, reserved_at);
     }
     else {
         char code [32];
@@ -452,6 +561,7 @@ s_on_post (const pp_http_response_t *response, void *arg)
         else
             snprintf (code, sizeof code, "rejected");
         s_post_event (job, "post_rejected", bid, code, response->latency_us, NULL);
+        s_cap_release (job, campaign, bid, reserved_at);
     }
     s_fill (job);
 }
@@ -472,7 +582,8 @@ s_fill (s_job_t *job)
                 continue;
             job->buyers [job->buyer_count++] = bid->buyer_id;
         }
-        s_post_start (job, index, 0);
+        if (s_post_start (job, index, 0) && job->shared)
+            job->buyer_count--;     //  not posted (cap full...): the buyer may come again
     }
     if (job->in_flight == 0)
         s_settle (job);
@@ -512,6 +623,19 @@ deliver_server_new (const pp_config_t *config, int slot)
     self->jobs = zlistx_new ();
     zlistx_set_destructor (self->jobs, s_job_destroy);
     pp_stage_add_output (self->stage, PP_SLOT_AUCTION);
+    pp_db_t *db = pp_stage_db (self->stage);
+    if (pp_db_prepare (db, "pp_cap_reserve",
+                       "SELECT pp_cap_reserve ($1::int, $2::bigint, $3::timestamptz, $4,"
+                       " $5::text[], $6::bigint[], $7::bigint[])",
+                       7)
+        || pp_db_prepare (db, "pp_cap_release",
+                          "SELECT pp_cap_release ($1::int, $2::bigint, $3::timestamptz, $4,"
+                          " $5::text[])",
+                          5)) {
+        zsys_error ("deliver: cannot prepare the cap statements (is the schema migrated?)");
+        deliver_server_destroy (&self);
+        return NULL;
+    }
     pp_stage_set_handler (self->stage, s_handle, self);
     return self;
 }

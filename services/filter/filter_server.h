@@ -1,11 +1,13 @@
-/*  filter_server - which campaigns may see a lead: vertical, geography, field rules  */
+/*  filter_server - which campaigns may see a lead: vertical, geography, field rules, schedules, caps  */
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #ifndef FILTER_SERVER_H_INCLUDED
 #define FILTER_SERVER_H_INCLUDED
 
+#include <cjson/cJSON.h>
 #include "pp_config.h"
 #include "pp_market.h"
+#include "pp_zip.h"
 #include "pp_lead.h"
 
 typedef struct filter_server filter_server_t;
@@ -17,10 +19,39 @@ void
 int
     filter_server_run (filter_server_t *self);
 
-//  Why a campaign does not take a lead: NULL when it does, else a short
-//  reason ("vertical", "state", "zip", "field:<name>"). Written into buf
-//  (at least 96 bytes) when a field names it. Exposed for unit tests.
+//  The campaign index of one market: campaigns by vertical and state, ZIP
+//  lists and radii as bitmaps, schedules resolved. Built on every market
+//  load; the cost of a lookup grows with the campaigns that can match.
+typedef struct filter_index filter_index_t;
+
+//  Build the index of a market (linked for the index's life). `zip` (not
+//  owned, may be NULL) resolves radius filters; without it a radius filter
+//  matches nothing.
+filter_index_t *
+    filter_index_new (pp_market_t *market, const pp_zip_t *zip);
+void
+    filter_index_destroy (filter_index_t **self_p);
+//  Mark a campaign full (its cached cap counters reached a limit) or not.
+void
+    filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full);
+//  Add the ids of the campaigns that take the lead at `now_us` to the lead's
+//  eligible list; when `excluded` (a JSON object) is given, add to it
+//  campaign name -> reason for every campaign of the lead's vertical that
+//  does not. Returns how many are eligible.
+size_t
+    filter_index_match (filter_index_t *self, pp_lead_t *lead, int64_t now_us, cJSON *excluded);
+//  Why one campaign does not take the lead at `now_us`: NULL when it does,
+//  else "vertical", "state", "zip", "zip_radius", "publisher", "source",
+//  "field:<name>", "schedule", "holiday" or "cap" (written into buf, at
+//  least 96 bytes, when it names a field). The brute-force reference of
+//  filter_index_match.
 const char *
-    filter_exclusion (const pp_campaign_t *campaign, pp_lead_t *lead, char *buf, size_t size);
+    filter_exclusion (filter_index_t *self, const pp_campaign_t *campaign, pp_lead_t *lead,
+                      int64_t now_us, char *buf, size_t size);
+//  Local time of `now_us` in an IANA zone, from the system tz database:
+//  weekday (0 = Sunday), minute of the day, and the date "YYYY-MM-DD" into
+//  date (11 bytes). 0, or -1 for an unknown zone.
+int
+    filter_local_time (const char *zone, int64_t now_us, int *wday, int *minute, char *date);
 
 #endif

@@ -15,12 +15,6 @@ struct validate_server {
     uint64_t duplicates;        //  leads found duplicate
 };
 
-static const char *s_states [] = {
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY", "PR", NULL
-};
 
 int
 validate_phone (const char *text, char *buf)
@@ -259,10 +253,7 @@ validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *res
                     if (ok) {
                         upper [0] = (char) toupper ((unsigned char) text [0]);
                         upper [1] = (char) toupper ((unsigned char) text [1]);
-                        ok = false;
-                        for (const char **s = s_states; *s; s++)
-                            if (streq (*s, upper))
-                                ok = true;
+                        ok = pp_state_index (upper) >= 0;
                     }
                     if (!ok) {
                         problems++;

@@ -52,6 +52,7 @@ static const char *s_market_json =
     " ]}]}";
 
 static pp_market_t *s_market;
+static filter_index_t *s_index;
 
 static int
 s_setup (void **state)
@@ -62,12 +63,16 @@ s_setup (void **state)
     for (size_t i = 0; i < count; i++)
         fprintf (stderr, "market: %s: %s\n", errors [i].path, errors [i].message);
     pp_market_errors_free (&errors, count);
-    return s_market ? 0 : -1;
+    if (!s_market)
+        return -1;
+    s_index = filter_index_new (s_market, NULL);
+    return s_index ? 0 : -1;
 }
 
 static int
 s_teardown (void **state)
 {
+    filter_index_destroy (&s_index);
     pp_market_unlink (&s_market);
     return 0;
 }
@@ -87,7 +92,7 @@ s_expect (const char *name, const char *vertical, const char *fields, const char
     cJSON_Delete (json);
     char buf [96];
     memset (buf, 0, sizeof buf);
-    const char *why = filter_exclusion (campaign, lead, buf, sizeof buf);
+    const char *why = filter_exclusion (s_index, campaign, lead, 0, buf, sizeof buf);
     if (!streq (why ? why : "", expected))
         fail_msg ("campaign %s, lead %s: excluded by '%s', expected '%s'", name, fields,
                   why ? why : "", expected);
@@ -109,7 +114,7 @@ test_filter_vertical (void **state)
     pp_lead_t *lead = pp_lead_new ("01J00000000000000000000002");
     pp_lead_set_vertical (lead, "solar");
     char buf [96];
-    assert_string_equal (filter_exclusion (&campaign, lead, buf, sizeof buf), "vertical");
+    assert_string_equal (filter_exclusion (s_index, &campaign, lead, 0, buf, sizeof buf), "vertical");
     pp_lead_destroy (&lead);
 }
 
@@ -216,7 +221,7 @@ test_filter_reason_buffer (void **state)
     const pp_campaign_t *campaign = pp_market_campaign (s_market, "rules");
     char buf [96];
     memset (buf, '#', sizeof buf);
-    const char *why = filter_exclusion (campaign, lead, buf, 8);
+    const char *why = filter_exclusion (s_index, campaign, lead, 0, buf, 8);
     assert_non_null (why);
     assert_string_equal (why, "field:b");
     assert_int_equal (buf [8], '#');
@@ -237,12 +242,14 @@ test_filter_reason_buffer (void **state)
     pp_market_errors_free (&errors, count);
     assert_non_null (market);
     pp_lead_set_vertical (lead, "v");
-    why = filter_exclusion (pp_market_campaign (market, "c"), lead, buf, sizeof buf);
+    filter_index_t *index = filter_index_new (market, NULL);
+    why = filter_exclusion (index, pp_market_campaign (market, "c"), lead, 0, buf, sizeof buf);
     assert_non_null (why);
     assert_int_equal (strlen (why), 6 + 64);
     assert_memory_equal (why, "field:", 6);
     assert_string_equal (why + 6, name);
     pp_lead_destroy (&lead);
+    filter_index_destroy (&index);
     pp_market_unlink (&market);
 }
 
