@@ -410,19 +410,13 @@ pp_zip_within (const pp_zip_t *self, const char *zip5, double miles, uint8_t *bi
     const pp_zip_entry_t *centre = pp_zip_find (self, zip5);
     if (!centre || !(miles >= 0))
         return 0;                           //  unknown ZIP, negative or NaN radius
-    const s_point_t *origin = NULL;         //  the centre's own point, for its cos (lat)
-    int32_t centre_index = self->index [centre->zip];
-    int centre_bucket = s_bucket (centre->lat);
-    for (size_t i = self->bucket [centre_bucket]; !origin; i++)
-        if (self->points [i].entry == centre_index)
-            origin = &self->points [i];
-
+    double cos_lat = cos (centre->lat * S_RADIANS);
     double band = miles / S_MILES_PER_DEGREE + S_SLACK;
     double south = centre->lat - band, north = centre->lat + band;
     double span = 360;                      //  longitude half-width; 360 = no limit
     double angle = miles / PP_ZIP_EARTH_MILES;
     if (angle < M_PI / 2 && fabs (centre->lat) + band < 90) {
-        double ratio = sin (angle) / origin->cos_lat;
+        double ratio = sin (angle) / cos_lat;
         if (ratio < 1)
             span = asin (ratio) / S_RADIANS * (1 + 1e-9) + S_SLACK;
     }
@@ -434,14 +428,13 @@ pp_zip_within (const pp_zip_t *self, const char *zip5, double miles, uint8_t *bi
         if (point->lat < south || point->lat > north)
             continue;
         if (span < 180) {
-            double dlon = fabs (point->lon - origin->lon);
+            double dlon = fabs (point->lon - centre->lon);
             if (dlon > 180)
                 dlon = 360 - dlon;
             if (dlon > span)
                 continue;
         }
-        if (s_haversine (origin->lat, origin->lon, origin->cos_lat, point->lat, point->lon,
-                         point->cos_lat)
+        if (s_haversine (centre->lat, centre->lon, cos_lat, point->lat, point->lon, point->cos_lat)
             <= miles) {
             int zip = self->entries [point->entry].zip;
             bitmap [zip >> 3] |= (uint8_t) (1u << (zip & 7));
