@@ -11,6 +11,7 @@
 
 struct validate_server {
     pp_stage_t *stage;          //  the shared runtime
+    pp_zip_t *zip;              //  the US ZIP table, or NULL (then ZIPs are checked by form only)
     uint64_t rejected;          //  leads rejected
     uint64_t duplicates;        //  leads found duplicate
 };
@@ -323,6 +324,52 @@ validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *res
     return problems;
 }
 
+int
+validate_check_zip (const pp_vertical_t *vertical, const pp_zip_t *zip, pp_lead_t *lead,
+                    pp_result_t *result)
+{
+    assert (vertical && lead && result);
+    if (!zip)
+        return 0;
+    pp_fields_t *fields = pp_lead_fields (lead);
+    const pp_zip_entry_t *entry = NULL;
+    int problems = 0;
+    for (size_t i = 0; i < vertical->field_count; i++) {
+        const pp_field_spec_t *spec = &vertical->fields [i];
+        if (spec->type != PP_FT_ZIP)
+            continue;
+        const char *text = pp_fields_str (fields, spec->name);
+        if (!text || strlen (text) != 5)
+            continue;           //  absent, or already reported by its form
+        const pp_zip_entry_t *found = pp_zip_find (zip, text);
+        if (!found) {
+            problems++;
+            pp_result_add_reason (result, "zip_unknown", spec->name, "is not a US ZIP code in use");
+        }
+        else
+        if (!entry)
+            entry = found;
+    }
+    if (!entry)
+        return problems;
+    for (size_t i = 0; i < vertical->field_count; i++) {
+        const pp_field_spec_t *spec = &vertical->fields [i];
+        if (spec->type != PP_FT_STATE)
+            continue;
+        const pp_value_t *value = pp_fields_get (fields, spec->name);
+        if (!value || value->type == PP_VALUE_NIL)
+            pp_fields_set_str (fields, spec->name, entry->state);
+        else
+        if (value->type == PP_VALUE_STR && strlen (value->s) == 2
+            && !streq (value->s, entry->state)) {
+            problems++;
+            pp_result_add_reason (result, "state_zip_mismatch", spec->name,
+                                  "does not match the state of the ZIP code");
+        }
+    }
+    return problems;
+}
+
 bool
 validate_fingerprint (const pp_vertical_t *vertical, pp_lead_t *lead, char *buf)
 {
@@ -393,7 +440,8 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
     if (!vertical)
         pp_result_add_reason (result, "vertical_unknown", "vertical", "is not a known vertical");
     else
-        validate_check (vertical, lead, result);
+        if (validate_check (vertical, lead, result) == 0)
+            validate_check_zip (vertical, self->zip, lead, result);
     if (pp_result_reason_size (result) > 0) {
         self->rejected++;
         pp_event_t *event = pp_stage_event (stage, lead, "rejected");
@@ -443,9 +491,12 @@ validate_server_t *
 validate_server_new (const pp_config_t *config, int slot)
 {
     validate_server_t *self = (validate_server_t *) zmalloc (sizeof (validate_server_t));
+    self->zip = pp_zip_load (pp_zip_default_path ());
+    if (!self->zip)
+        zsys_warning ("validate: no ZIP table: ZIPs are checked by their form only");
     self->stage = pp_stage_new (config, PP_STAGE_VALIDATE, slot);
     if (!self->stage) {
-        free (self);
+        validate_server_destroy (&self);
         return NULL;
     }
     //  Duplicate fingerprints commit asynchronously: a committed row is seen
@@ -477,6 +528,7 @@ validate_server_destroy (validate_server_t **self_p)
     if (!self)
         return;
     pp_stage_destroy (&self->stage);
+    pp_zip_destroy (&self->zip);
     free (self);
     *self_p = NULL;
 }

@@ -8,6 +8,7 @@
 #include "pp_market.h"
 #include "pp_result.h"
 #include "pp_lead.h"
+#include "pp_zip.h"
 
 typedef struct validate_server validate_server_t;
 
@@ -23,6 +24,13 @@ int
 //  Exposed for unit tests.
 int
     validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *result);
+//  Check the lead's ZIP fields against the ZIP table (after validate_check
+//  normalised them): a ZIP must exist ("zip_unknown"), a state field given
+//  must agree with it ("state_zip_mismatch"), and an absent state field is
+//  filled from it. Returns the number of problems (added to result).
+int
+    validate_check_zip (const pp_vertical_t *vertical, const pp_zip_t *zip, pp_lead_t *lead,
+                        pp_result_t *result);
 //  The duplicate fingerprint of a lead (hex SHA-256 of the vertical and its
 //  normalised dedupe fields) into buf (65 bytes); false when the vertical
 //  has no dedupe fields or the lead lacks all of them.

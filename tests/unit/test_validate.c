@@ -683,6 +683,57 @@ test_validate_fingerprint (void **state)
     pp_lead_destroy (&lead);
 }
 
+static void
+test_validate_zip_table (void **state)
+{
+    pp_zip_t *zip = pp_zip_load (pp_zip_default_path ());
+    assert_non_null (zip);
+    const pp_vertical_t *vertical = s_vertical ("solar");
+    struct {
+        const char *fields;         //  merged over the good lead
+        const char *code;           //  expected reason, NULL for none
+        const char *state;          //  expected state afterwards
+    } cases [] = {
+        {NULL, NULL, "CA"},
+        {"{\"zip\": \"10001\", \"state\": \"NY\"}", NULL, "NY"},
+        {"{\"zip\": \"00000\"}", "zip_unknown", "CA"},
+        {"{\"zip\": \"99999\"}", "zip_unknown", "CA"},
+        {"{\"zip\": \"10001\"}", "state_zip_mismatch", "CA"},
+        {"{\"zip\": \"90001\", \"state\": \"NV\"}", "state_zip_mismatch", "NV"},
+        //  ZIP+4 was cut to 5 digits before the table is asked
+        {"{\"zip\": \"60601-1234\", \"state\": \"IL\"}", NULL, "IL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        pp_lead_t *lead = s_lead (cases [i].fields, NULL, NULL);
+        pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
+        assert_int_equal (validate_check (vertical, lead, result), 0);
+        int problems = validate_check_zip (vertical, zip, lead, result);
+        if (cases [i].code) {
+            assert_int_equal (problems, 1);
+            assert_string_equal (pp_result_reason_code (result, 0), cases [i].code);
+        }
+        else
+            assert_int_equal (problems, 0);
+        assert_string_equal (pp_fields_str (pp_lead_fields (lead), "state"), cases [i].state);
+        pp_result_destroy (&result);
+        pp_lead_destroy (&lead);
+    }
+    //  An absent state is filled from the ZIP
+    pp_lead_t *lead = s_lead ("{\"zip\": \"98101\"}", NULL, NULL);
+    pp_fields_remove (pp_lead_fields (lead), "state");
+    pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
+    assert_int_equal (validate_check (vertical, lead, result), 0);
+    assert_int_equal (validate_check_zip (vertical, zip, lead, result), 0);
+    assert_string_equal (pp_fields_str (pp_lead_fields (lead), "state"), "WA");
+    //  Without a table nothing is checked or filled
+    pp_fields_remove (pp_lead_fields (lead), "state");
+    assert_int_equal (validate_check_zip (vertical, NULL, lead, result), 0);
+    assert_null (pp_fields_str (pp_lead_fields (lead), "state"));
+    pp_result_destroy (&result);
+    pp_lead_destroy (&lead);
+    pp_zip_destroy (&zip);
+}
+
 int
 main (void)
 {
@@ -699,6 +750,7 @@ main (void)
         cmocka_unit_test (test_validate_field_max_length),
         cmocka_unit_test (test_validate_field_date),
         cmocka_unit_test (test_validate_consent),
+        cmocka_unit_test (test_validate_zip_table),
         cmocka_unit_test (test_validate_trustedform_jornaya),
         cmocka_unit_test (test_validate_honeypot),
         cmocka_unit_test (test_validate_many_problems),
