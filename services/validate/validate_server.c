@@ -2,6 +2,7 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include "validate_server.h"
+#include "pp_dedupe.h"
 #include "pp_json.h"
 #include "pp_log.h"
 #include "pp_stage.h"
@@ -12,6 +13,7 @@
 struct validate_server {
     pp_stage_t *stage;          //  the shared runtime
     pp_zip_t *zip;              //  the US ZIP table, or NULL (then ZIPs are checked by form only)
+    pp_dedupe_t *dedupe;        //  pipelined duplicate checks
     uint64_t rejected;          //  leads rejected
     uint64_t duplicates;        //  leads found duplicate
 };
@@ -410,23 +412,43 @@ validate_fingerprint (const pp_vertical_t *vertical, pp_lead_t *lead, char *buf)
     return any;
 }
 
-//  Insert-if-absent on the fingerprint makes duplicates exact across every
-//  validate instance; an entry older than the vertical's window is taken over.
-//  Returns 1 for a duplicate, 0 for a new lead, -1 on a database failure.
-static int
-s_is_duplicate (validate_server_t *self, const pp_vertical_t *vertical, pp_lead_t *lead,
-                const char *fingerprint)
+//  A lead waiting for its duplicate check.
+typedef struct {
+    validate_server_t *server;  //  Not owned
+    pp_lead_t *lead;            //  the lead
+} s_waiting_t;
+
+static void
+s_validated (validate_server_t *self, pp_lead_t **lead_p)
 {
-    char days [16];
-    snprintf (days, sizeof days, "%d", vertical->dedupe_days > 0 ? vertical->dedupe_days : 30);
-    const char *params [] = {vertical->name, fingerprint, pp_lead_id (lead), days};
-    PGresult *result
-        = pp_db_exec_prepared (pp_stage_db (self->stage), "dedupe", "pp_dedupe", 4, params);
-    if (!result)
-        return -1;
-    int duplicate = PQntuples (result) == 0 ? 1 : 0;
-    PQclear (result);
-    return duplicate;
+    pp_event_t *event = pp_stage_event (self->stage, *lead_p, "validated");
+    pp_stage_emit (self->stage, &event);
+    pp_stage_forward (self->stage, lead_p);
+}
+
+//  The verdict of the duplicate check: insert-if-absent on the fingerprint
+//  (pp_dedupe) makes it exact across every validate instance.
+static void
+s_on_dedupe (int verdict, void *arg)
+{
+    s_waiting_t *waiting = (s_waiting_t *) arg;
+    validate_server_t *self = waiting->server;
+    pp_lead_t *lead = waiting->lead;
+    free (waiting);
+    if (verdict == 1) {
+        self->duplicates++;
+        pp_event_t *event = pp_stage_event (self->stage, lead, "duplicate");
+        pp_event_set_code (event, "duplicate");
+        pp_stage_emit (self->stage, &event);
+        pp_stage_finish_status (self->stage, &lead, PP_STATUS_DUPLICATE, "duplicate", NULL,
+                                "the same lead was received within the dedupe window");
+    }
+    else
+    if (verdict < 0)
+        pp_stage_finish_status (self->stage, &lead, PP_STATUS_ERROR, "internal", NULL,
+                                "the duplicate check is unavailable");
+    else
+        s_validated (self, &lead);
 }
 
 static void
@@ -466,25 +488,19 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
     pp_result_destroy (&result);
     char fingerprint [65];
     if (!pp_lead_test (lead) && validate_fingerprint (vertical, lead, fingerprint)) {
-        int duplicate = s_is_duplicate (self, vertical, lead, fingerprint);
-        if (duplicate == 1) {
-            self->duplicates++;
-            pp_event_t *event = pp_stage_event (stage, lead, "duplicate");
-            pp_event_set_code (event, "duplicate");
-            pp_stage_emit (stage, &event);
-            pp_stage_finish_status (stage, lead_p, PP_STATUS_DUPLICATE, "duplicate", NULL,
-                                    "the same lead was received within the dedupe window");
-            return;
-        }
-        if (duplicate < 0) {
-            pp_stage_finish_status (stage, lead_p, PP_STATUS_ERROR, "internal", NULL,
+        s_waiting_t *waiting = (s_waiting_t *) zmalloc (sizeof (s_waiting_t));
+        waiting->server = self;
+        waiting->lead = lead;
+        *lead_p = NULL;
+        if (pp_dedupe_check (self->dedupe, vertical->name, fingerprint, pp_lead_id (lead),
+                             vertical->dedupe_days, s_on_dedupe, waiting)) {
+            free (waiting);
+            pp_stage_finish_status (stage, &lead, PP_STATUS_ERROR, "internal", NULL,
                                     "the duplicate check is unavailable");
-            return;
         }
+        return;
     }
-    pp_event_t *event = pp_stage_event (stage, lead, "validated");
-    pp_stage_emit (stage, &event);
-    pp_stage_forward (stage, lead_p);
+    s_validated (self, lead_p);
 }
 
 validate_server_t *
@@ -501,18 +517,10 @@ validate_server_new (const pp_config_t *config, int slot)
     }
     //  Duplicate fingerprints commit asynchronously: a committed row is seen
     //  by every validate instance at once (exactness holds); only a crash
-    //  of PostgreSQL itself can lose the last few hundred ms of them. A
-    //  durable commit per lead would cap the stage at the disk's flush rate.
-    if (pp_db_set_setup (pp_stage_db (self->stage), "SET synchronous_commit = off"))
-        zsys_warning ("validate: cannot relax commit durability; dedupe will be slower");
-    if (pp_db_prepare (pp_stage_db (self->stage), "pp_dedupe",
-                       "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3) "
-                       "ON CONFLICT (vertical, fingerprint) DO UPDATE "
-                       "SET lead_id = excluded.lead_id, created_at = now () "
-                       "WHERE dedupe.created_at < now () - make_interval (days => $4::int) "
-                       "RETURNING lead_id",
-                       4)) {
-        zsys_error ("validate: cannot prepare the duplicate check");
+    //  of PostgreSQL itself can lose the last few hundred ms of them.
+    self->dedupe = pp_dedupe_new (config->database_url, pp_stage_loop (self->stage));
+    if (!self->dedupe) {
+        zsys_error ("validate: cannot open the duplicate check session");
         validate_server_destroy (&self);
         return NULL;
     }
@@ -527,6 +535,7 @@ validate_server_destroy (validate_server_t **self_p)
     validate_server_t *self = *self_p;
     if (!self)
         return;
+    pp_dedupe_destroy (&self->dedupe);
     pp_stage_destroy (&self->stage);
     pp_zip_destroy (&self->zip);
     free (self);
