@@ -41,8 +41,9 @@ s_zone (const char *name, int64_t now_us)
             slot = i;
     }
     s_zone_t *zone = &s_zones [slot];
-    if (streq (zone->zone, name) && now_us < zone->valid_until_us)
-        return zone;
+    if (streq (zone->zone, name) && now_us < zone->valid_until_us
+        && now_us >= zone->valid_until_us - 1800LL * 1000000)
+        return zone;            //  the same half hour: an earlier one may have another offset
     snprintf (zone->zone, sizeof zone->zone, "%s", name);
     char path [128];
     snprintf (path, sizeof path, "/usr/share/zoneinfo/%s", name);
@@ -443,9 +444,13 @@ s_refresh_caps (zloop_t *loop, int timer_id, void *arg)
 {
     filter_server_t *self = (filter_server_t *) arg;
     pp_market_t *market = pp_stage_market (self->stage);
-    size_t size = 2, used_ids = 1, used_zones = 1;
-    char *ids = strdup ("{"), *zones = strdup ("{");
+    //  Array literals "{1,2}" and "{\"UTC\",...}": room for the braces and
+    //  the terminator from the start
+    size_t size = 16, used_ids = 1, used_zones = 1;
+    char *ids = (char *) malloc (size), *zones = (char *) malloc (size);
     assert (ids && zones);
+    strcpy (ids, "{");
+    strcpy (zones, "{");
     bool any = false;
     for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
         const pp_campaign_t *campaign = pp_market_campaign_at (market, i);

@@ -3,6 +3,8 @@
 
 #include "pp_fleet.h"
 
+#include <dirent.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,7 @@
 #include <libpq-fe.h>
 
 #define PP_FLEET_MAX_PARAMS 16
-#define PP_FLEET_MAX_ARGS   32
+#define PP_FLEET_MAX_ARGS   256     //  the mock buyer takes two per buyer
 
 struct pp_fleet {
     char *name;                 //  test name, last part of the var dir
@@ -426,20 +428,58 @@ failed:
     return NULL;
 }
 
-void
+//  After the fleet stopped: any sanitizer report, failed assertion or
+//  czmq dangling-socket message in a service log fails the test program.
+static int
+s_check_logs (pp_fleet_t *self)
+{
+    static const char *markers [] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                     "runtime error:", "Assertion", "dangling",
+                                     "Segmentation fault", NULL};
+    char folder [4096];
+    snprintf (folder, sizeof folder, "%s/log", self->var_dir);
+    DIR *dir = opendir (folder);
+    int problems = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        size_t len = strlen (entry->d_name);
+        if (len < 5 || strcmp (entry->d_name + len - 4, ".log") != 0)
+            continue;
+        char path [4400];
+        snprintf (path, sizeof path, "%s/%s", folder, entry->d_name);
+        FILE *file = fopen (path, "r");
+        char line [1024];
+        while (file && fgets (line, sizeof line, file))
+            for (const char **marker = markers; *marker; marker++)
+                if (strstr (line, *marker)) {
+                    printf ("pp_fleet: %s: %s", entry->d_name, line);
+                    problems++;
+                    break;
+                }
+        if (file)
+            fclose (file);
+    }
+    if (dir)
+        closedir (dir);
+    return problems ? -1 : 0;
+}
+
+int
 pp_fleet_destroy (pp_fleet_t **self_p)
 {
     assert (self_p);
     pp_fleet_t *self = *self_p;
     if (!self)
-        return;
+        return 0;
     pp_fleet_mockbuyer_stop (self);
     if (self->db)
         PQfinish (self->db);
+    int problems = 0;
     if (self->port > 0) {
         int rc = s_run_script (self, "down", NULL);
         if (rc != 0)
             printf ("pp_fleet: scripts/down failed with %d\n", rc);
+        problems = s_check_logs (self);
     }
     s_guardian_stop (self);
     free (self->name);
@@ -453,6 +493,7 @@ pp_fleet_destroy (pp_fleet_t **self_p)
     free (self->mock_record);
     free (self);
     *self_p = NULL;
+    return problems;
 }
 
 const char *
@@ -933,6 +974,30 @@ pp_fleet_mockbuyer_records (pp_fleet_t *self)
     return records;
 }
 
+//  One POST without a body to any URL; for the mock buyer.
+static pp_fleet_reply_t *
+s_post_url (pp_fleet_t *self, const char *url);
+
+int
+pp_fleet_mockbuyer_mode (pp_fleet_t *self, const char *buyer, const char *mode)
+{
+    assert (self);
+    assert (buyer && mode);
+    if (self->mock_port <= 0)
+        return -1;
+    s_mock_drain (self);
+    char *url = s_printf ("http://127.0.0.1:%d/_mode/%s/%s", self->mock_port, buyer, mode);
+    pp_fleet_reply_t *reply = s_post_url (self, url);
+    free (url);
+    const char *now = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (reply->json,
+                                                                             "mode"));
+    int rc = reply->status == 200 && now && strcmp (now, mode) == 0 ? 0 : -1;
+    if (rc)
+        pp_fleet_reply_print (reply, "mock buyer /_mode");
+    pp_fleet_reply_destroy (&reply);
+    return rc;
+}
+
 cJSON *
 pp_fleet_mockbuyer_posts (pp_fleet_t *self, const char *lead_id)
 {
@@ -950,6 +1015,127 @@ pp_fleet_mockbuyer_posts (pp_fleet_t *self, const char *lead_id)
     }
     cJSON_Delete (records);
     return posts;
+}
+
+cJSON *
+pp_fleet_mockbuyer_lead_records (pp_fleet_t *self, const char *lead_id, const char *kind)
+{
+    cJSON *found = cJSON_CreateArray ();
+    if (!lead_id || !*lead_id)
+        return found;           //  no lead, no records (not every request)
+    cJSON *records = pp_fleet_mockbuyer_records (self);
+    cJSON *record;
+    cJSON_ArrayForEach (record, records) {
+        const char *what = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                  "kind"));
+        const char *body = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                  "body"));
+        if (kind && (!what || strcmp (what, kind) != 0))
+            continue;
+        if (body && strstr (body, lead_id))
+            cJSON_AddItemToArray (found, cJSON_Duplicate (record, true));
+    }
+    cJSON_Delete (records);
+    return found;
+}
+
+cJSON *
+pp_fleet_mockbuyer_wait (pp_fleet_t *self, const char *lead_id, const char *kind, int count,
+                         int timeout_ms, int settle_ms)
+{
+    int64_t deadline = pp_fleet_now_us () + (int64_t) timeout_ms * 1000;
+    while (true) {
+        cJSON *found = pp_fleet_mockbuyer_lead_records (self, lead_id, kind);
+        bool enough = cJSON_GetArraySize (found) >= count;
+        cJSON_Delete (found);
+        if (enough || pp_fleet_now_us () >= deadline)
+            break;
+        pp_fleet_sleep_ms (20);
+    }
+    pp_fleet_sleep_ms (settle_ms);
+    return pp_fleet_mockbuyer_lead_records (self, lead_id, kind);
+}
+
+char *
+pp_fleet_records_buyers (const cJSON *records)
+{
+    size_t size = 1;
+    const cJSON *record;
+    cJSON_ArrayForEach (record, records) {
+        const char *buyer = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                   "buyer"));
+        size += strlen (buyer ? buyer : "?") + 1;
+    }
+    char *text = calloc (1, size);
+    assert (text);
+    cJSON_ArrayForEach (record, records) {
+        const char *buyer = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                   "buyer"));
+        if (*text)
+            strcat (text, ",");
+        strcat (text, buyer ? buyer : "?");
+    }
+    return text;
+}
+
+static int
+s_compare_buyers (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+char *
+pp_fleet_records_buyers_sorted (const cJSON *records)
+{
+    int count = cJSON_GetArraySize (records);
+    const char **names = calloc ((size_t) count + 1, sizeof *names);
+    assert (names);
+    size_t size = 1;
+    int i = 0;
+    const cJSON *record;
+    cJSON_ArrayForEach (record, records) {
+        const char *buyer = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                   "buyer"));
+        names [i] = buyer ? buyer : "?";
+        size += strlen (names [i++]) + 1;
+    }
+    qsort (names, (size_t) count, sizeof *names, s_compare_buyers);
+    char *text = calloc (1, size);
+    assert (text);
+    for (i = 0; i < count; i++) {
+        if (i)
+            strcat (text, ",");
+        strcat (text, names [i]);
+    }
+    free (names);
+    return text;
+}
+
+char *
+pp_fleet_mockbuyer_bid_ref (pp_fleet_t *self, const char *buyer, const char *lead_id)
+{
+    cJSON *records = pp_fleet_mockbuyer_records (self);
+    int n = 0;
+    char *ref = NULL;
+    cJSON *record;
+    cJSON_ArrayForEach (record, records) {
+        const char *kind = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                  "kind"));
+        const char *who = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (record,
+                                                                                 "buyer"));
+        if (!kind || strcmp (kind, "ping") != 0 || !who || strcmp (who, buyer) != 0)
+            continue;
+        n++;
+        cJSON *json = cJSON_GetObjectItemCaseSensitive (record, "json");
+        const char *id = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (json,
+                                                                                "ping_id"));
+        if (id && strcmp (id, lead_id) == 0) {
+            ref = s_printf ("%s-bid-%d", buyer, n);
+            break;
+        }
+    }
+    cJSON_Delete (records);
+    return ref;
 }
 
 //  ---------------------------------------------------------------------------
@@ -988,6 +1174,45 @@ pp_fleet_market_json (const char *buyers)
         "  ],\n"
         "  \"buyers\": %s\n"
         "}\n",
+        buyers ? buyers : "[]");
+}
+
+char *
+pp_fleet_market_json_with (const char *auction, const char *buyers)
+{
+    return s_printf (
+        "{\n"
+        "  \"auction\": %s,\n"
+        "  \"verticals\": [{\n"
+        "    \"name\": \"solar\",\n"
+        "    \"fields\": {\n"
+        "      \"first_name\":   {\"type\": \"string\", \"pii\": true, \"required\": true, "
+        "\"max_length\": 64},\n"
+        "      \"last_name\":    {\"type\": \"string\", \"pii\": true, \"required\": true, "
+        "\"max_length\": 64},\n"
+        "      \"email\":        {\"type\": \"email\", \"pii\": true, \"required\": true},\n"
+        "      \"phone\":        {\"type\": \"phone\", \"pii\": true, \"required\": true},\n"
+        "      \"address\":      {\"type\": \"string\", \"pii\": true},\n"
+        "      \"zip\":          {\"type\": \"zip\", \"required\": true},\n"
+        "      \"state\":        {\"type\": \"state\"},\n"
+        "      \"monthly_bill\": {\"type\": \"integer\", \"min\": 0, \"max\": 5000}\n"
+        "    },\n"
+        "    \"dedupe\": {\"fields\": [\"phone\", \"email\"], \"days\": 30},\n"
+        "    \"consent_required\": true\n"
+        "  }],\n"
+        "  \"publishers\": [\n"
+        "    {\"name\": \"acme\", \"api_key\": \"" PP_FLEET_KEY_ACME "\",\n"
+        "     \"payout\": {\"revshare_percent\": 80}, \"rate_limit_per_second\": 50000},\n"
+        "    {\"name\": \"fixedpub\", \"api_key\": \"" PP_FLEET_KEY_FIXED "\",\n"
+        "     \"payout\": {\"fixed\": 10.00}, \"rate_limit_per_second\": 50000},\n"
+        "    {\"name\": \"slowpub\", \"api_key\": \"" PP_FLEET_KEY_SLOW "\",\n"
+        "     \"payout\": {\"revshare_percent\": 80}, \"rate_limit_per_second\": 2}\n"
+        "  ],\n"
+        "  \"buyers\": %s\n"
+        "}\n",
+        auction && *auction ? auction
+                            : "{\"mode\": \"auction\", \"pricing\": \"first\", \"floor\": 5.00, "
+                              "\"max_sales\": 1, \"timeout_ms\": 1500}",
         buyers ? buyers : "[]");
 }
 
@@ -1367,6 +1592,17 @@ s_get_url (pp_fleet_t *self, const char *url)
     return reply;
 }
 
+static pp_fleet_reply_t *
+s_post_url (pp_fleet_t *self, const char *url)
+{
+    pp_fleet_batch_t *batch = pp_fleet_batch_new (self, 1);
+    pp_fleet_request_t request = {"POST", "", NULL, NULL, NULL, 0, 10000};
+    s_batch_add_url (batch, url, &request);
+    pp_fleet_reply_t *reply = s_batch_take_one (batch);
+    pp_fleet_batch_destroy (&batch);
+    return reply;
+}
+
 pp_fleet_reply_t *
 pp_fleet_post (pp_fleet_t *self, const char *api_key, const char *body)
 {
@@ -1587,6 +1823,33 @@ pp_fleet_sql_wait (pp_fleet_t *self, const char *expected, int timeout_ms, const
         pp_fleet_sleep_ms (50);
     }
     free (value);
+    return 0;
+}
+
+int
+pp_fleet_wait_answered (pp_fleet_t *self, const char *lead_id, int timeout_ms)
+{
+    return pp_fleet_sql_wait (self, "1", timeout_ms,
+                              "select count(*) from events where lead_id = $1"
+                              "  and kind = 'answered'",
+                              lead_id, NULL);
+}
+
+int
+pp_fleet_wait_lead (pp_fleet_t *self, const char *lead_id, const char *auction_events,
+                    const char *sales, const char *row)
+{
+    assert (self);
+    if (pp_fleet_wait_answered (self, lead_id, 10000))
+        return -1;
+    if (auction_events
+    &&  pp_fleet_sql_wait (self, auction_events, 3000, PP_FLEET_SQL_AUCTION_EVENTS, lead_id,
+                           NULL))
+        return -1;
+    if (sales && pp_fleet_sql_wait (self, sales, 3000, PP_FLEET_SQL_SALES, lead_id, NULL))
+        return -1;
+    if (row && pp_fleet_sql_wait (self, row, 3000, PP_FLEET_SQL_LEAD_ROW, lead_id, NULL))
+        return -1;
     return 0;
 }
 

@@ -76,7 +76,7 @@ typedef struct {
 pp_fleet_t *
     pp_fleet_new (const char *name, const char *instances);
 //  Stop the mock buyer and the fleet (scripts/down); nulls *self_p. Safe on NULL.
-void
+int
     pp_fleet_destroy (pp_fleet_t **self_p);
 //  The var dir (absolute).
 const char *
@@ -147,6 +147,34 @@ cJSON *
 //  The recorded posts whose JSON body has "lead_id" == lead_id. Caller deletes.
 cJSON *
     pp_fleet_mockbuyer_posts (pp_fleet_t *self, const char *lead_id);
+//  The recorded requests of `kind` ("ping", "post"; NULL: any) whose raw body
+//  holds lead_id (pings carry it as ping_id, posts as lead_id or a mapped
+//  field), in the order received; none for an empty lead_id. Caller
+//  deletes. Never NULL.
+cJSON *
+    pp_fleet_mockbuyer_lead_records (pp_fleet_t *self, const char *lead_id, const char *kind);
+//  Poll those every 20 ms until at least `count` are there or timeout_ms
+//  passes, sleep settle_ms more (so late ones land too), and return them
+//  all, maybe fewer than count. Caller deletes. Never NULL.
+cJSON *
+    pp_fleet_mockbuyer_wait (pp_fleet_t *self, const char *lead_id, const char *kind, int count,
+                             int timeout_ms, int settle_ms);
+//  The "buyer" of each record, comma separated ("b30,b20"). Caller frees.
+char *
+    pp_fleet_records_buyers (const cJSON *records);
+//  The same, sorted by name ("b20,b30"). Caller frees.
+char *
+    pp_fleet_records_buyers_sorted (const cJSON *records);
+//  The bid id the mock buyer gave `buyer`'s answer to the ping of lead_id:
+//  "<buyer>-bid-<n>", n counting that buyer's recorded pings (the mock
+//  buyer's own numbering while pings come one at a time). NULL when the lead
+//  did not ping the buyer. Caller frees.
+char *
+    pp_fleet_mockbuyer_bid_ref (pp_fleet_t *self, const char *buyer, const char *lead_id);
+//  POST /_mode/<buyer>/<mode> to the mock buyer ("normal", "garbage", "error",
+//  "hang"). Returns 0 when it answered 200 with that mode, else -1 (printed).
+int
+    pp_fleet_mockbuyer_mode (pp_fleet_t *self, const char *buyer, const char *mode);
 
 //  ---------------------------------------------------------------------------
 //  Marketplace and leads
@@ -158,6 +186,10 @@ cJSON *
 //  text). Caller frees.
 char *
     pp_fleet_market_json (const char *buyers);
+//  The same marketplace with `auction` (JSON object text; NULL: the one
+//  above) and an optional pii "address" field in the vertical. Caller frees.
+char *
+    pp_fleet_market_json_with (const char *auction, const char *buyers);
 //  One buyer (JSON object text) named `name` with one tier-1 campaign
 //  "<name>-c" for the solar vertical with a fixed bid ("30.00"), filtered to
 //  `state`, posting JSON to the mock buyer's /<name>/post. Caller frees.
@@ -256,6 +288,41 @@ int64_t
 int
     pp_fleet_sql_wait (pp_fleet_t *self, const char *expected, int timeout_ms,
                        const char *query, ...) __attribute__ ((sentinel));
+//  Wait until the ledger has the lead's "answered" event. 0, or -1 (printed).
+int
+    pp_fleet_wait_answered (pp_fleet_t *self, const char *lead_id, int timeout_ms);
+//  Ledger queries of one lead ($1), each giving one text value.
+//  Its bid and decline events, "kind:campaign:X" with X the amount in cents
+//  of a bid or the code of a decline, comma separated, by campaign name.
+#define PP_FLEET_SQL_AUCTION_EVENTS                                                       \
+    "select coalesce(string_agg(e.kind || ':' || coalesce(c.name, '-') || ':' ||"         \
+    "  case when e.kind = 'bid' then coalesce(e.amount_cents::text, 'null')"              \
+    "  else coalesce(e.code, 'null') end, ','"                                            \
+    "  order by c.name collate \"C\", e.kind, e.code), '')"                               \
+    "  from events e left join campaigns c on c.id = e.campaign_id"                       \
+    "  where e.lead_id = $1 and e.kind in ('bid', 'decline')"
+//  Its sales, "campaign:charge_cents:payout_cents", by campaign name ("" if none).
+#define PP_FLEET_SQL_SALES                                                                \
+    "select coalesce(string_agg(c.name || ':' || s.charge_cents || ':' || s.payout_cents,"\
+    "  ',' order by c.name collate \"C\"), '')"                                           \
+    "  from sales s join campaigns c on c.id = s.campaign_id where s.lead_id = $1"
+//  Its leads row, "status:price_cents:charge_cents".
+#define PP_FLEET_SQL_LEAD_ROW                                                             \
+    "select status || ':' || price_cents || ':' || charge_cents from leads"               \
+    "  where lead_id = $1"
+//  Its delivery events, "kind:campaign[:code]" in the order they happened.
+#define PP_FLEET_SQL_DELIVERY_EVENTS                                                      \
+    "select coalesce(string_agg(e.kind || ':' || coalesce(c.name, '-') ||"                \
+    "  coalesce(':' || e.code, ''), ',' order by e.at, e.event_id), '')"                  \
+    "  from events e left join campaigns c on c.id = e.campaign_id"                       \
+    "  where e.lead_id = $1 and e.kind in"                                                \
+    "  ('posted', 'accepted', 'post_rejected', 'post_error')"
+//  Wait (<= 10 s) for the lead's "answered" event, then (<= 3 s each) until
+//  the queries above give auction_events, sales and row (NULL: not checked).
+//  0, or -1 after printing the last value.
+int
+    pp_fleet_wait_lead (pp_fleet_t *self, const char *lead_id, const char *auction_events,
+                        const char *sales, const char *row);
 //  Run `pingpost -c VAR/etc/pingpost.cfg ARGS...` (NULL-terminated); return its
 //  stdout (caller frees; never NULL) and set *exit_code (-1: did not run or
 //  died by a signal).

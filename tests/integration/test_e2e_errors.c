@@ -39,8 +39,7 @@ static int
 s_teardown (void **state)
 {
     pp_fleet_t *fleet = *state;
-    pp_fleet_destroy (&fleet);
-    return 0;
+    return pp_fleet_destroy (&fleet);
 }
 
 //  A valid CA lead as JSON text. Caller frees.

@@ -115,11 +115,12 @@ static int
 s_teardown (void **state)
 {
     s_state_t *self = *state;
+    int rc = 0;
     if (self) {
-        pp_fleet_destroy (&self->fleet);
+        rc = pp_fleet_destroy (&self->fleet);
         free (self);
     }
-    return 0;
+    return rc;
 }
 
 //  ---------------------------------------------------------------------------

@@ -16,8 +16,9 @@
 //  big=1 (the ping answer padded with a "pad" string to 200 KiB of valid JSON).
 //  POST /_mode/<name>/<mode> switches a buyer's mode at run time (200
 //  {"mode": "<mode>"}; 404 for an unknown buyer, 400 for an unknown mode).
-//  GET /_stats gives the counters as JSON, GET /_healthz 200. One thread per
-//  connection, so a slow buyer only delays its own connection.
+//  GET /_stats gives each buyer's counters as JSON (pings, pings_answered_bid,
+//  posts, accepted, rejected, accepted_cents), GET /_healthz 200. One thread
+//  per connection, so a slow buyer only delays its own connection.
 
 #include <assert.h>
 #include <errno.h>
