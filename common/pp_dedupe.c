@@ -22,6 +22,7 @@ typedef struct {
 
 struct pp_dedupe {
     pp_db_t *db;                //  own session, in pipeline mode
+    char *url;                  //  its conninfo, for reconnects
     zloop_t *loop;              //  Not owned
     zmq_pollitem_t item;        //  the session's socket
     bool polling;               //  item registered
@@ -88,16 +89,37 @@ s_fail_all (pp_dedupe_t *self)
     }
 }
 
+//  A fresh session: own connection, asynchronous commits, the prepared
+//  statement, pipeline mode. A broken session is dropped whole rather than
+//  reset: libpq keeps pipeline state on a connection object.
+static int
+s_connect (pp_dedupe_t *self)
+{
+    if (self->polling) {
+        zloop_poller_end (self->loop, &self->item);
+        self->polling = false;
+    }
+    pp_db_destroy (&self->db);
+    self->db = pp_db_new (self->url);
+    if (!self->db || !pp_db_ok (self->db)
+        || pp_db_set_setup (self->db, "SET synchronous_commit = off")
+        || pp_db_prepare (self->db, S_STATEMENT,
+                          "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3)"
+                          " ON CONFLICT (vertical, fingerprint) DO UPDATE"
+                          " SET lead_id = excluded.lead_id, created_at = now ()"
+                          " WHERE dedupe.created_at < now () - make_interval (days => $4::int)"
+                          " RETURNING lead_id",
+                          4))
+        return -1;
+    return s_open (self);
+}
+
 static int
 s_on_retry (zloop_t *loop, int timer_id, void *arg)
 {
     pp_dedupe_t *self = (pp_dedupe_t *) arg;
     self->retry_timer = 0;
-    PGconn *conn = pp_db_conn (self->db);
-    if (PQpipelineStatus (conn) != PQ_PIPELINE_OFF)
-        PQexitPipelineMode (conn);
-    PQsetnonblocking (conn, 0);
-    if (pp_db_reset (self->db) == 0 && s_open (self) == 0) {
+    if (s_connect (self) == 0) {
         zsys_notice ("dedupe: database connection restored");
         pp_sd_status ("running");
         return 0;
@@ -181,17 +203,9 @@ pp_dedupe_new (const char *database_url, zloop_t *loop)
     self->loop = loop;
     self->checks = zlistx_new ();
     zlistx_set_destructor (self->checks, s_check_destroy);
-    self->db = pp_db_new (database_url);
-    if (!self->db || !pp_db_ok (self->db)
-        || pp_db_set_setup (self->db, "SET synchronous_commit = off")
-        || pp_db_prepare (self->db, S_STATEMENT,
-                          "INSERT INTO dedupe (vertical, fingerprint, lead_id) VALUES ($1, $2, $3)"
-                          " ON CONFLICT (vertical, fingerprint) DO UPDATE"
-                          " SET lead_id = excluded.lead_id, created_at = now ()"
-                          " WHERE dedupe.created_at < now () - make_interval (days => $4::int)"
-                          " RETURNING lead_id",
-                          4)
-        || s_open (self)) {
+    self->url = strdup (database_url ? database_url : "");
+    assert (self->url);
+    if (!database_url || s_connect (self)) {
         pp_dedupe_destroy (&self);
         return NULL;
     }
@@ -211,6 +225,7 @@ pp_dedupe_destroy (pp_dedupe_t **self_p)
         zloop_timer_end (self->loop, self->retry_timer);
     zlistx_destroy (&self->checks);
     pp_db_destroy (&self->db);
+    free (self->url);
     free (self);
     *self_p = NULL;
 }
@@ -229,6 +244,8 @@ pp_dedupe_check (pp_dedupe_t *self, const char *vertical, const char *fingerprin
     if (PQsendQueryPrepared (conn, S_STATEMENT, 4, params, NULL, NULL, 0) != 1
         || PQpipelineSync (conn) != 1) {
         zsys_error ("dedupe: cannot send a check: %s", PQerrorMessage (conn));
+        //  A broken session: fail what is in flight and reconnect
+        s_fail_all (self);
         return -1;
     }
     s_check_t *check = (s_check_t *) zmalloc (sizeof (s_check_t));
