@@ -2,6 +2,7 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include "pp_market.h"
+#include "pp_blacklist.h"
 #include "pp_util.h"
 
 #include <arpa/inet.h>
@@ -2490,6 +2491,11 @@ pp_market_store (pp_market_t *self, pp_db_t *db)
         snprintf (what, sizeof what, "pp_market: store section '%s'", self->sections [i].name);
         rc = pp_db_command (db, what, s_sql_store_section, 2, params);
     }
+    //  The blacklist's entries also go into the blacklist table (only added:
+    //  `pingpost blacklist remove` removes), which validate reads
+    const char *blacklist = pp_market_section (self, "blacklist");
+    if (rc == 0 && blacklist)
+        rc = pp_blacklist_store_section (db, blacklist, NULL);
     if (rc == 0) {
         //  Delivered to listeners at COMMIT, and only if it happens
         const char *params [] = { PP_MARKET_CHANNEL, "" };

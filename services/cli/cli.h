@@ -57,6 +57,8 @@ int
     cli_cmd_report (cli_t *cli, int argc, char *argv []);
 int
     cli_cmd_lead (cli_t *cli, int argc, char *argv []);
+int
+    cli_cmd_blacklist (cli_t *cli, int argc, char *argv []);
 
 //  Money: integer cents as decimal text (SQL bigint) to "12.30" in buf
 //  (>= 24 bytes); NULL or empty text gives "".

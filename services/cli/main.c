@@ -1,4 +1,4 @@
-/*  pingpost - the operator's command line: db migrate, db url, apply, report, lead trace  */
+/*  pingpost - the operator's command line: db, apply, report, lead trace, blacklist  */
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include <czmq.h>
@@ -18,6 +18,11 @@ static const char *s_help =
     "                      leads, sales and money per key (default: last 24h, table)\n"
     "  lead trace LEAD_ID [--format table|json]\n"
     "                      a lead's outcome and every event of it, in order\n"
+    "  blacklist add KIND VALUE [--note TEXT]\n"
+    "  blacklist remove KIND VALUE\n"
+    "  blacklist list [KIND] [--format table|json]\n"
+    "                      entries validate rejects leads by; KIND is phone, email,\n"
+    "                      email_domain, ip, cidr or name (see docs/blacklist.md)\n"
     "  help                this text\n"
     "\n"
     "options:\n"
@@ -68,6 +73,9 @@ main (int argc, char *argv [])
     else
     if (streq (command, "lead"))
         rc = cli_cmd_lead (&cli, argc - index, argv + index);
+    else
+    if (streq (command, "blacklist"))
+        rc = cli_cmd_blacklist (&cli, argc - index, argv + index);
     else
         rc = cli_usage ("unknown command '%s'", command);
     pp_db_destroy (&cli.db);

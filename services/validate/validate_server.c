@@ -2,6 +2,8 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include "validate_server.h"
+#include "pp_blacklist.h"
+#include "pp_bot.h"
 #include "pp_dedupe.h"
 #include "pp_json.h"
 #include "pp_log.h"
@@ -14,6 +16,8 @@ struct validate_server {
     pp_stage_t *stage;          //  the shared runtime
     pp_zip_t *zip;              //  the US ZIP table, or NULL (then ZIPs are checked by form only)
     pp_dedupe_t *dedupe;        //  pipelined duplicate checks
+    pp_blacklist_t *blacklist;  //  phones, emails, domains, IPs, CIDRs, names (reloaded with the market)
+    zhashx_t *bot_configs;      //  vertical name -> pp_bot_config_t
     uint64_t rejected;          //  leads rejected
     uint64_t duplicates;        //  leads found duplicate
 };
@@ -317,12 +321,6 @@ validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *res
         pp_result_add_reason (result, "consent_jornaya_invalid", "consent.jornaya_leadid",
                               "is not a Jornaya LeadiD token");
     }
-    const char *honeypot = pp_fields_str (pp_lead_signals (lead), "honeypot");
-    if (honeypot && *honeypot) {
-        problems++;
-        pp_result_add_reason (result, "bot_honeypot", "signals.honeypot",
-                              "the hidden form field was filled");
-    }
     return problems;
 }
 
@@ -462,8 +460,32 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
     if (!vertical)
         pp_result_add_reason (result, "vertical_unknown", "vertical", "is not a known vertical");
     else
-        if (validate_check (vertical, lead, result) == 0)
-            validate_check_zip (vertical, self->zip, lead, result);
+    if (validate_check (vertical, lead, result) == 0
+        && validate_check_zip (vertical, self->zip, lead, result) == 0) {
+        //  Only a well-formed lead is worth these: its fields are normalised
+        const char *field = NULL;
+        const char *code = self->blacklist
+                               ? pp_blacklist_check (self->blacklist, vertical, pp_lead_fields (lead),
+                                                     pp_lead_consent (lead), pp_lead_signals (lead),
+                                                     &field)
+                               : NULL;
+        if (code)
+            pp_result_add_reason (result, code, field, "is on the blacklist");
+        const pp_bot_config_t *config
+            = (const pp_bot_config_t *) zhashx_lookup (self->bot_configs, vertical->name);
+        pp_bot_config_t defaults;
+        if (!config) {
+            pp_bot_config_defaults (&defaults);
+            config = &defaults;
+        }
+        pp_bot_hit_t hits [PP_BOT_MAX_HITS];
+        size_t hit_count = 0;
+        int score = pp_bot_score (config, pp_lead_signals (lead), pp_lead_consent (lead),
+                                  pp_lead_received_us (lead), hits, PP_BOT_MAX_HITS, &hit_count);
+        if (pp_bot_rejects (config, score))
+            for (size_t i = 0; i < hit_count; i++)
+                pp_result_add_reason (result, hits [i].code, hits [i].field, hits [i].message);
+    }
     if (pp_result_reason_size (result) > 0) {
         self->rejected++;
         pp_event_t *event = pp_stage_event (stage, lead, "rejected");
@@ -503,6 +525,35 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
     s_validated (self, lead_p);
 }
 
+static void
+s_free_item (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  A new market (or blacklist change: the CLI NOTIFYs the same channel):
+//  reload the blacklist and the verticals' bot settings.
+static void
+s_on_market (pp_stage_t *stage, pp_market_t *market, void *arg)
+{
+    validate_server_t *self = (validate_server_t *) arg;
+    pp_blacklist_t *blacklist = pp_blacklist_load (pp_stage_db (stage));
+    if (blacklist) {
+        pp_blacklist_destroy (&self->blacklist);
+        self->blacklist = blacklist;
+    }
+    else
+        zsys_warning ("validate: blacklist reload failed, keeping the current one");
+    zhashx_purge (self->bot_configs);
+    for (size_t i = 0; i < pp_market_vertical_count (market); i++) {
+        const pp_vertical_t *vertical = pp_market_vertical_at (market, i);
+        pp_bot_config_t *config = (pp_bot_config_t *) zmalloc (sizeof (pp_bot_config_t));
+        pp_bot_config_from_vertical (vertical, config);
+        zhashx_update (self->bot_configs, vertical->name, config);
+    }
+}
+
 validate_server_t *
 validate_server_new (const pp_config_t *config, int slot)
 {
@@ -524,6 +575,10 @@ validate_server_new (const pp_config_t *config, int slot)
         validate_server_destroy (&self);
         return NULL;
     }
+    self->bot_configs = zhashx_new ();
+    zhashx_set_destructor (self->bot_configs, s_free_item);
+    s_on_market (self->stage, pp_stage_market (self->stage), self);
+    pp_stage_set_reload (self->stage, s_on_market, self);
     pp_stage_set_handler (self->stage, s_handle, self);
     return self;
 }
@@ -536,6 +591,8 @@ validate_server_destroy (validate_server_t **self_p)
     if (!self)
         return;
     pp_dedupe_destroy (&self->dedupe);
+    pp_blacklist_destroy (&self->blacklist);
+    zhashx_destroy (&self->bot_configs);
     pp_stage_destroy (&self->stage);
     pp_zip_destroy (&self->zip);
     free (self);

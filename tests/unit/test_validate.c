@@ -590,11 +590,10 @@ test_validate_trustedform_jornaya (void **state)
 static void
 test_validate_honeypot (void **state)
 {
+    //  Bot signals are pp_bot's (test_pp_bot): validate_check ignores them
     s_expect (NULL, NULL, "{\"honeypot\": \"\"}", NULL, NULL);
     s_expect (NULL, NULL, "{\"form_started_at\": \"2026-01-01T00:00:00Z\"}", NULL, NULL);
-    s_expect (NULL, NULL, "{\"honeypot\": \"http://spam.example\"}", "bot_honeypot",
-              "signals.honeypot");
-    s_expect (NULL, NULL, "{\"honeypot\": \" \"}", "bot_honeypot", "signals.honeypot");
+    s_expect (NULL, NULL, "{\"honeypot\": \"http://spam.example\"}", NULL, NULL);
 }
 
 static void
@@ -605,12 +604,11 @@ test_validate_many_problems (void **state)
                               "{\"tcpa\": false}", "{\"honeypot\": \"filled\"}");
     pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
     int problems = validate_check (s_vertical ("solar"), lead, result);
-    assert_int_equal (problems, 8);
-    assert_int_equal (pp_result_reason_size (result), 8);
+    assert_int_equal (problems, 7);
+    assert_int_equal (pp_result_reason_size (result), 7);
     const char *codes [] = {"email_invalid", "phone_invalid", "zip_invalid", "state_invalid",
-                            "field_out_of_range", "field_not_allowed", "consent_missing",
-                            "bot_honeypot"};
-    for (size_t i = 0; i < 8; i++)
+                            "field_out_of_range", "field_not_allowed", "consent_missing"};
+    for (size_t i = 0; i < 7; i++)
         assert_string_equal (pp_result_reason_code (result, i), codes [i]);
     //  Rejected values are left as they came
     assert_string_equal (pp_fields_str (pp_lead_fields (lead), "phone"), "123");
