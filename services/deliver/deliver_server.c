@@ -395,8 +395,12 @@ s_cap_release (s_job_t *job, const pp_campaign_t *campaign, const pp_bid_t *bid,
     snprintf (price, sizeof price, "%lld", (long long) bid->price_cents);
     const char *params [] = {id, price, at, campaign->time_zone ? campaign->time_zone : "UTC",
                              pers};
+    //  A release must not be lost: one more try after a transient failure
     PGresult *result = pp_db_exec_prepared (pp_stage_db (job->server->stage), "cap release",
                                             "pp_cap_release", 5, params);
+    if (!result)
+        result = pp_db_exec_prepared (pp_stage_db (job->server->stage), "cap release",
+                                      "pp_cap_release", 5, params);
     if (!result)
         zsys_warning ("deliver: cap of campaign %s not released for lead %s", campaign->name,
                       pp_lead_id (job->lead));
