@@ -5,18 +5,22 @@
 #include "pp_blacklist.h"
 #include "pp_bot.h"
 #include "pp_dedupe.h"
+#include "pp_email.h"
+#include "pp_phone.h"
 #include "pp_json.h"
 #include "pp_log.h"
 #include "pp_stage.h"
 #include "pp_util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 
 struct validate_server {
     pp_stage_t *stage;          //  the shared runtime
     pp_zip_t *zip;              //  the US ZIP table, or NULL (then ZIPs are checked by form only)
     pp_dedupe_t *dedupe;        //  pipelined duplicate checks
     pp_blacklist_t *blacklist;  //  phones, emails, domains, IPs, CIDRs, names (reloaded with the market)
+    pp_email_t *email;          //  disposable domains and role accounts, or NULL
     zhashx_t *bot_configs;      //  vertical name -> pp_bot_config_t
     uint64_t rejected;          //  leads rejected
     uint64_t duplicates;        //  leads found duplicate
@@ -26,51 +30,21 @@ struct validate_server {
 int
 validate_phone (const char *text, char *buf)
 {
-    if (!text)
-        return -1;
-    char digits [16];
-    size_t count = 0;
-    const char *p = text;
-    while (*p == ' ')
-        p++;
-    if (*p == '+')
-        p++;                    //  only a leading plus
-    int open = 0;
-    for (; *p; p++) {
-        if (isdigit ((unsigned char) *p)) {
-            if (count >= 11)
-                return -1;
-            digits [count++] = *p;
-        }
-        else
-        if (*p == '(') {
-            if (open++ || count > 1)
-                return -1;      //  one pair, around the area code
-        }
-        else
-        if (*p == ')') {
-            if (open != 1)
-                return -1;
-            open = 2;
-        }
-        else
-        if (!strchr (" -.", *p))
-            return -1;
-    }
-    if (open == 1)
-        return -1;
-    const char *national = digits;
-    if (count == 11 && digits [0] == '1') {
-        national = digits + 1;
-        count = 10;
-    }
-    if (count != 10)
-        return -1;
-    //  NANP: area code and exchange start with 2-9
-    if (national [0] < '2' || national [3] < '2')
-        return -1;
-    snprintf (buf, 16, "+1%.10s", national);
-    return 0;
+    pp_line_type_t line;
+    return pp_phone_check (text, buf, 16, &line) == PP_PHONE_OK ? 0 : -1;
+}
+
+//  Syntax only (no disposable list, no roles): one checker for the process.
+static pp_email_t *s_email_syntax;
+static pthread_once_t s_email_once = PTHREAD_ONCE_INIT;
+
+static void
+s_email_syntax_new (void)
+{
+    s_email_syntax = pp_email_new (NULL);
+    assert (s_email_syntax);
+    int rc = pp_email_set_roles (s_email_syntax, NULL, 0);
+    assert (rc == 0);
 }
 
 char *
@@ -78,48 +52,13 @@ validate_email (const char *text)
 {
     if (!text)
         return NULL;
-    while (*text == ' ')
-        text++;
-    size_t size = strlen (text);
-    while (size && text [size - 1] == ' ')
-        size--;
-    //  RFC 5321 limits: 254 in all, 64 for the local part
-    if (size < 3 || size > 254)
+    pthread_once (&s_email_once, s_email_syntax_new);
+    char normal [PP_EMAIL_NORMAL_SIZE];
+    if (pp_email_check (s_email_syntax, text, normal, sizeof normal))
         return NULL;
-    const char *at = memchr (text, '@', size);
-    if (!at || at == text || (size_t) (at - text) > 64 || memchr (at + 1, '@', size - (size_t) (at - text) - 1))
-        return NULL;
-    const char *domain = at + 1;
-    size_t domain_size = size - (size_t) (domain - text);
-    if (domain_size < 3 || !memchr (domain, '.', domain_size) || domain [0] == '.'
-        || domain [domain_size - 1] == '.')
-        return NULL;
-    for (const char *p = text; p < at; p++) {
-        unsigned char c = (unsigned char) *p;
-        if (c <= ' ' || c >= 127 || strchr ("\"(),:;<>[\\]", c))
-            return NULL;
-        if (c == '.' && p [1] == '.')
-            return NULL;        //  no empty dot-atoms
-    }
-    if (text [0] == '.' || at [-1] == '.')
-        return NULL;
-    for (size_t i = 0; i < domain_size; i++) {
-        unsigned char c = (unsigned char) domain [i];
-        if (!(isalnum (c) || c == '-' || c == '.'))
-            return NULL;
-        if (c == '.' && i + 1 < domain_size && domain [i + 1] == '.')
-            return NULL;
-        //  labels neither start nor end with a hyphen
-        bool edge = i == 0 || i + 1 == domain_size || domain [i - 1] == '.'
-                    || domain [i + 1] == '.';
-        if (c == '-' && edge)
-            return NULL;
-    }
-    char *normal = strndup (text, size);
-    assert (normal);
-    for (char *p = normal + (at - text) + 1; *p; p++)
-        *p = (char) tolower ((unsigned char) *p);
-    return normal;
+    char *copy = strdup (normal);
+    assert (copy);
+    return copy;
 }
 
 static size_t
@@ -223,14 +162,29 @@ validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *res
                 break;
             case PP_FT_PHONE:
                 if (text) {
+                    //  libphonenumber's numbering plan, then our rules
                     char e164 [16];
-                    if (validate_phone (text, e164)) {
+                    pp_line_type_t line;
+                    pp_phone_verdict_t verdict = pp_phone_check (text, e164, sizeof e164, &line);
+                    if (verdict != PP_PHONE_OK) {
+                        static const char *messages [] = {
+                            "", "is not a phone number", "is not a valid US phone number",
+                            "is not a US number", "is one digit repeated",
+                            "is a fictitious number (555-01xx)", "has an N11 service exchange"};
                         problems++;
                         pp_result_add_reason (result, "phone_invalid", spec->name,
-                                              "is not a valid US phone number");
+                                              verdict < sizeof messages / sizeof messages [0]
+                                                  ? messages [verdict]
+                                                  : "is not a valid US phone number");
                     }
-                    else
+                    else {
                         pp_fields_set_str (fields, spec->name, e164);
+                        //  The line type travels with the lead for buyers' filters
+                        //  (declare "<field>_line_type" in the vertical to filter on it)
+                        char name [96];
+                        snprintf (name, sizeof name, "%s_line_type", spec->name);
+                        pp_fields_set_str (fields, name, pp_line_type_name (line));
+                    }
                 }
                 break;
             case PP_FT_ZIP:
@@ -471,6 +425,19 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
                                : NULL;
         if (code)
             pp_result_add_reason (result, code, field, "is on the blacklist");
+        //  Disposable domains and role accounts (syntax passed already)
+        for (size_t i = 0; self->email && i < vertical->field_count; i++) {
+            const pp_field_spec_t *spec = &vertical->fields [i];
+            const char *address = spec->type == PP_FT_EMAIL
+                                      ? pp_fields_str (pp_lead_fields (lead), spec->name)
+                                      : NULL;
+            const char *verdict = address ? pp_email_check (self->email, address, NULL, 0) : NULL;
+            if (verdict)
+                pp_result_add_reason (result, verdict, spec->name,
+                                      streq (verdict, PP_EMAIL_ROLE)
+                                          ? "is a role account, not a person"
+                                          : "is at a disposable email domain");
+        }
         const pp_bot_config_t *config
             = (const pp_bot_config_t *) zhashx_lookup (self->bot_configs, vertical->name);
         pp_bot_config_t defaults;
@@ -558,6 +525,9 @@ validate_server_t *
 validate_server_new (const pp_config_t *config, int slot)
 {
     validate_server_t *self = (validate_server_t *) zmalloc (sizeof (validate_server_t));
+    self->email = pp_email_new (pp_email_default_path ());
+    if (!self->email)
+        zsys_warning ("validate: no disposable email list: disposable and role checks are off");
     self->zip = pp_zip_load (pp_zip_default_path ());
     if (!self->zip)
         zsys_warning ("validate: no ZIP table: ZIPs are checked by their form only");
@@ -592,6 +562,7 @@ validate_server_destroy (validate_server_t **self_p)
         return;
     pp_dedupe_destroy (&self->dedupe);
     pp_blacklist_destroy (&self->blacklist);
+    pp_email_destroy (&self->email);
     zhashx_destroy (&self->bot_configs);
     pp_stage_destroy (&self->stage);
     pp_zip_destroy (&self->zip);

@@ -133,19 +133,18 @@ test_validate_phone_good (void **state)
         const char *e164;
     } cases [] = {
         {"(415) 555-2671", "+14155552671"},
-        {"+1 212 555 0123", "+12125550123"},
-        {"1-212-555-0123", "+12125550123"},
-        {"2125550123", "+12125550123"},
-        {"212.555.0123", "+12125550123"},
-        {"212-555-0123", "+12125550123"},
-        {"(212)555-0123", "+12125550123"},
-        {"+1 (212) 555-0123", "+12125550123"},
-        {"+12125550123", "+12125550123"},
-        {"12125550123", "+12125550123"},
-        {"  212 555 0123  ", "+12125550123"},
-        {"1 (800) 555-0199", "+18005550199"},
-        {"999 999 9999", "+19999999999"},
-        {"(907) 200-0000", "+19072000000"},
+        {"+1 212 736 0123", "+12127360123"},
+        {"1-212-736-0123", "+12127360123"},
+        {"2127360123", "+12127360123"},
+        {"212.736.0123", "+12127360123"},
+        {"212-736-0123", "+12127360123"},
+        {"(212)736-0123", "+12127360123"},
+        {"+1 (212) 736-0123", "+12127360123"},
+        {"+12127360123", "+12127360123"},
+        {"12127360123", "+12127360123"},
+        {"  212 736 0123  ", "+12127360123"},
+        {"1 (800) 736-0199", "+18007360199"},
+        {"(907) 200-0001", "+19072000001"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         char buf [16];
@@ -160,17 +159,20 @@ static void
 test_validate_phone_bad (void **state)
 {
     const char *cases [] = {
+        //  The numbering plan and our rules (pp_phone): repeated digits,
+        //  fictitious 555-01xx, N11 exchanges
+        "999 999 9999", "212-555-0123", "212-411-1234", "(415) 777-7777",
         "212555012",            //  9 digits
         "21255501",
-        "212555012345",         //  12 digits
-        "1212555012345",
+        "212736012345",         //  12 digits
+        "1212736012345",
         "+44 20 7946 0958",     //  not North American
-        "21255501234",          //  11 digits without the leading 1
-        "+2 212 555 0123",
-        "0125550123",           //  area code starting 0 or 1
-        "1125550123",
-        "1-012-555-0123",
-        "1 (112) 555-0123",
+        "21273601234",          //  11 digits without the leading 1
+        "+2 212 736 0123",
+        "0127360123",           //  area code starting 0 or 1
+        "1127360123",
+        "1-012-736-0123",
+        "1 (112) 736-0123",
         "2120550123",           //  exchange starting 0 or 1
         "2121550123",
         "+1 212 055 0123",
@@ -178,20 +180,20 @@ test_validate_phone_bad (void **state)
         "212-555-O123",         //  letters
         "212555abcd",
         "CALL-ME-NOW",
-        "212-555-0123 ext 5",
-        "212-555-0123x12",
+        "212-736-0123 ext 5",
+        "212-736-0123x12",
         "\xef\xbc\x92\xef\xbc\x91\xef\xbc\x92\xef\xbc\x95\xef\xbc\x95\xef\xbc\x95"
         "\xef\xbc\x90\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93",  //  fullwidth digits
         "\xd9\xa2\xd9\xa1\xd9\xa2\xd9\xa5\xd9\xa5\xd9\xa5\xd9\xa0\xd9\xa1\xd9\xa2\xd9\xa3",
-        "212 555 0123\xc2\xa0",     //  no-break space
+        "212 736 0123\xc2\xa0",     //  no-break space
         "'; DROP TABLE leads;--",
-        "2125550123'; DROP TABLE leads;--",
-        "2125550123; DROP TABLE leads",
-        "<script>2125550123</script>",
+        "2127360123'; DROP TABLE leads;--",
+        "2127360123; DROP TABLE leads",
+        "<script>2127360123</script>",
         "212_555_0123",
         "212/555/0123",
         "212\t555\t0123",
-        "2125550123\n",
+        "2127360123\n",
         "",
         "   ",
         "+",
@@ -200,7 +202,7 @@ test_validate_phone_bad (void **state)
         "1",
         "11234567890",          //  leading 1, then an area code starting 1
         "12120550123",          //  leading 1, then an exchange starting 0
-        "1 1 212 555 0123",
+        "1 1 212 736 0123",
     };
     size_t count = sizeof cases / sizeof cases [0];
     assert_true (count >= 30);
@@ -228,7 +230,7 @@ test_validate_email_good (void **state)
         {"first+tag@sub.domain.io", "first+tag@sub.domain.io"},
         {"o'brien@example.com", "o'brien@example.com"},
         {"user_name-1@my-domain.net", "user_name-1@my-domain.net"},
-        {"a.b.c@d.e.f", "a.b.c@d.e.f"},
+        {"a.b.c@d.e.fr", "a.b.c@d.e.fr"},
         {"1234567890@numbers.com", "1234567890@numbers.com"},
         {"x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
         {"me!#$%&*=?^`{|}~@example.com", "me!#$%&*=?^`{|}~@example.com"},
@@ -349,7 +351,7 @@ test_validate_structure (void **state)
     s_expect ("{\"ratio\": \"1\"}", NULL, NULL, "field_type", "ratio");
     s_expect ("{\"owner\": \"yes\"}", NULL, NULL, "field_type", "owner");
     s_expect ("{\"owner\": 1}", NULL, NULL, "field_type", "owner");
-    s_expect ("{\"phone\": 2125550123}", NULL, NULL, "field_type", "phone");
+    s_expect ("{\"phone\": 2127360123}", NULL, NULL, "field_type", "phone");
     s_expect ("{\"credit\": [\"good\"]}", NULL, NULL, "field_type", "credit");
     //  Optional fields may be absent or null; unknown fields are no problem
     s_expect ("{\"state\": null, \"bill\": null, \"extra\": {\"x\": 1}}", NULL, NULL, NULL,
@@ -378,7 +380,7 @@ test_validate_field_phone_email (void **state)
 {
     s_expect ("{\"phone\": \"212555012\"}", NULL, NULL, "phone_invalid", "phone");
     s_expect ("{\"phone\": \"';DROP TABLE x;--\"}", NULL, NULL, "phone_invalid", "phone");
-    s_expect ("{\"phone\": \"1-212-555-0123\"}", NULL, NULL, NULL, NULL);
+    s_expect ("{\"phone\": \"1-212-736-0123\"}", NULL, NULL, NULL, NULL);
     s_expect ("{\"email\": \"not-an-email\"}", NULL, NULL, "email_invalid", "email");
     s_expect ("{\"email\": \"a@b\"}", NULL, NULL, "email_invalid", "email");
     s_expect ("{\"email\": \"Ann@EXAMPLE.com\"}", NULL, NULL, NULL, NULL);
@@ -525,7 +527,7 @@ test_validate_consent (void **state)
     //  A vertical without consent_required needs none
     pp_lead_t *lead = pp_lead_new ("01J00000000000000000000003");
     pp_lead_set_vertical (lead, "roofing");
-    pp_fields_set_str (pp_lead_fields (lead), "phone", "2125550123");
+    pp_fields_set_str (pp_lead_fields (lead), "phone", "2127360123");
     pp_result_t *result = pp_result_new (pp_lead_id (lead), PP_STATUS_REJECTED);
     assert_int_equal (validate_check (s_vertical ("roofing"), lead, result), 0);
     //  but a malformed certificate is still one
