@@ -1135,7 +1135,9 @@ intake_server_destroy (intake_server_t **self_p)
         zclock_sleep (50);      //  let MHD send what was resumed
         MHD_stop_daemon (self->daemon);
     }
+    //  Whatever registered on the loop goes before the loop
     pp_outbox_destroy (&self->outbox);
+    pp_watch_destroy (&self->watch);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->lookups_out);
     zsock_destroy (&self->lookups_in);
@@ -1143,7 +1145,6 @@ intake_server_destroy (intake_server_t **self_p)
     zsock_destroy (&self->events_in);
     zsock_destroy (&self->to_validate);
     zsock_destroy (&self->replies);
-    pp_watch_destroy (&self->watch);
     zhashx_destroy (&self->pending);
     zhashx_destroy (&self->buckets);
     free (self->heap);
