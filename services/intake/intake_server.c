@@ -29,6 +29,7 @@ static const double s_buckets [S_HISTOGRAM_BUCKETS] = {
 };
 #define S_STATUSES 6            //  index = pp_status_t (1..5)
 #define S_SWEEP_MS 2            //  deadline check period
+#define S_MAX_FIELDS 500        //  members of fields, consent or signals at most
 
 typedef enum {
     S_ROUTE_NONE = 0,
@@ -611,6 +612,12 @@ s_build_lead (intake_server_t *self, struct MHD_Connection *connection, s_reques
     }
     if (consent && !cJSON_IsNull (consent) && !cJSON_IsObject (consent))
         s_problem (details, "field_type", "consent", "must be an object");
+    //  A lead has tens of fields, not thousands: refuse before copying them
+    if (cJSON_GetArraySize (fields_json) > S_MAX_FIELDS
+        || cJSON_GetArraySize (consent) > S_MAX_FIELDS
+        || cJSON_GetArraySize (signals) > S_MAX_FIELDS)
+        s_problem (details, "too_many_fields", "fields",
+                   "fields, consent and signals may hold at most 500 members each");
     if (signals && !cJSON_IsNull (signals) && !cJSON_IsObject (signals))
         s_problem (details, "field_type", "signals", "must be an object");
 
