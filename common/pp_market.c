@@ -3,6 +3,7 @@
 
 #include "pp_market.h"
 #include "pp_blacklist.h"
+#include "pp_json.h"
 #include "pp_util.h"
 
 #include <arpa/inet.h>
@@ -1651,7 +1652,11 @@ s_scalar_list (s_ctx_t *ctx, const cJSON *array, char ***list_p, size_t *count_p
         if (!s_is_scalar (entry))
             s_err_index (ctx, i, "must be a string, number or boolean");
         else {
-            list [count] = cJSON_IsString (entry) ? strdup (entry->valuestring) : s_print (entry);
+            //  Numbers as pp_json_scalar_text writes them, the form filter
+            //  compares a lead's values in (1000000000000000, not 1e+15)
+            char number [40];
+            const char *text = pp_json_scalar_text (entry, number, sizeof number);
+            list [count] = strdup (text ? text : "");
             assert (list [count]);
             count++;
         }

@@ -20,16 +20,18 @@ extern "C" {
 //  What pp_phone_check thinks of a phone number. Only PP_PHONE_OK passes;
 //  each other verdict is one reason, in the order they are checked.
 typedef enum {
-    PP_PHONE_OK = 0,            //  a valid number of the US or its territories that passes our rules
+    PP_PHONE_OK = 0,            //  a valid number of the US or a territory, passing our rules
     PP_PHONE_MALFORMED,         //  not phone text: NULL, empty, longer than PP_PHONE_MAX_TEXT,
                                 //  a character other than ASCII digits and " -.()+" (so letters,
                                 //  any non-ASCII byte, controls, quotes), a '+' anywhere but first,
-                                //  or parentheses not around the three-digit area code
+                                //  a '-' or '.' first or last, or parentheses not around the
+                                //  three-digit area code
     PP_PHONE_INVALID,           //  phone text, but no number of the numbering plan: wrong length,
                                 //  an area code or exchange not in service (libphonenumber says)
-    PP_PHONE_FOREIGN,           //  a valid number outside our market: another country code
-                                //  (+44 ..., 011 44 ...), or a NANP region other than the US and
-                                //  its territories (Canada, Jamaica, the Bahamas, ...)
+    PP_PHONE_FOREIGN,           //  a number outside our market: another country code with a
+                                //  length possible there (+44 ..., 011 44 ...), or a valid number
+                                //  of a NANP region other than the US and its territories
+                                //  (Canada, Jamaica, the Bahamas, ...)
     PP_PHONE_PATTERN,           //  the last seven digits (exchange and line) are one digit repeated
                                 //  or a run up or down, wrapping 9-0: 555-5555, 234-5678,
                                 //  876-5432, 890-1234; so every ten-digit run (123-456-7890)
@@ -70,9 +72,11 @@ typedef enum {
 //  - numbers outside the US and its territories (PP_PHONE_FOREIGN): we sell
 //    US leads. Accepted regions are the US and the NANP territories whose
 //    ZIPs the ZIP table holds: PR, VI, GU, AS, MP.
-//  A '+' with another country code, or the US international prefix 011, is
-//  looked up in libphonenumber's full plan only to tell PP_PHONE_FOREIGN from
-//  PP_PHONE_INVALID (slower, about 50 us; a rare case).
+//  After a '+' or the US international prefix 011, the country code is read
+//  as libphonenumber reads it: 1 comes back to the US checks; another code
+//  is PP_PHONE_FOREIGN when the library knows it and the length is possible
+//  there, PP_PHONE_INVALID otherwise (a length check only, no patterns: a
+//  rejection either way, and it stays cheap, about 2 us).
 //  Order: PP_PHONE_MALFORMED, then for numbers of ten digits PP_PHONE_PATTERN,
 //  PP_PHONE_FICTITIOUS and PP_PHONE_N11 (our rules, whose verdicts say more
 //  than "invalid"), then the numbering plan (PP_PHONE_INVALID, PP_PHONE_FOREIGN).
@@ -99,10 +103,11 @@ const char *
     pp_line_type_name (int line);
 
 //  Build the numbering-plan tables now rather than on the first check (about
-//  30 ms with libphonenumber's own start-up: call it at service start). Returns 0 when the fast tables
-//  are ready; -1 (logged once) when they could not be built and every lookup
-//  uses libphonenumber's own, slower API. Safe to call many times and from
-//  many threads; pp_phone_check works either way.
+//  30 ms with libphonenumber's own start-up: call it at service start).
+//  Returns 0 when the fast tables are ready; -1 (logged once) when they could
+//  not be built and every lookup uses libphonenumber's own API (about 50 us a
+//  number). Safe to call many times and from many threads; pp_phone_check
+//  works either way.
 int
     pp_phone_init (void);
 
@@ -118,7 +123,7 @@ int
     pp_phone_plan (const char *national, char *region, pp_line_type_t *line);
 
 //  The same lookup through libphonenumber's PhoneNumberUtil itself (about
-//  60 us): the reference pp_phone_plan is tested against.
+//  45 us): the reference pp_phone_plan is tested against.
 int
     pp_phone_plan_reference (const char *national, char *region, pp_line_type_t *line);
 

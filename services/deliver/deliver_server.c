@@ -443,7 +443,8 @@ s_post_start (s_job_t *job, size_t index, int attempt)
                            strlen (body), timeout_ms, S_MAX_RESPONSE, s_on_post, post);
     free (body);
     if (rc) {
-        s_cap_release (job, campaign, bid, post->reserved_at);
+        if (attempt == 0)       //  a retry's reservation is its first post's: s_on_post frees it
+            s_cap_release (job, campaign, bid, post->reserved_at);
         free (post);
         s_post_event (job, "post_error", bid, "failed", -1, NULL);
         return -1;

@@ -185,7 +185,9 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
         else
             for (size_t k = 0; k < campaign->state_count; k++) {
                 int state = pp_state_index (campaign->states [k]);
-                if (state >= 0)
+                size_t count = state >= 0 ? vertical->by_state_count [state] : 0;
+                //  A state named twice lists the campaign once
+                if (state >= 0 && (count == 0 || vertical->by_state [state] [count - 1] != entry))
                     s_push (&vertical->by_state [state], &vertical->by_state_count [state], entry);
             }
     }
@@ -255,12 +257,13 @@ s_value_text (const pp_value_t *value, char *buf, size_t size)
 {
     switch (value->type) {
         case PP_VALUE_STR: return value->s;
-        case PP_VALUE_INT: snprintf (buf, size, "%lld", (long long) value->i); return buf;
+        case PP_VALUE_INT:
         case PP_VALUE_NUM: {
-            cJSON *number = cJSON_CreateNumber (value->n);
-            const char *text = pp_json_scalar_text (number, buf, size);
-            cJSON_Delete (number);
-            return text;
+            //  The market writes its lists' numbers the same way
+            cJSON number = {0};
+            number.type = cJSON_Number;
+            number.valuedouble = value->type == PP_VALUE_INT ? (double) value->i : value->n;
+            return pp_json_scalar_text (&number, buf, size);
         }
         case PP_VALUE_BOOL: return value->b ? "true" : "false";
         default: return NULL;

@@ -169,8 +169,9 @@ validate_check (const pp_vertical_t *vertical, pp_lead_t *lead, pp_result_t *res
                     if (verdict != PP_PHONE_OK) {
                         static const char *messages [] = {
                             "", "is not a phone number", "is not a valid US phone number",
-                            "is not a US number", "is one digit repeated",
-                            "is a fictitious number (555-01xx)", "has an N11 service exchange"};
+                            "is not a US number", "is one digit repeated or a run of digits",
+                            "is a fictitious number (555-01xx, 555-1212)",
+                            "has an N11 service exchange"};
                         problems++;
                         pp_result_add_reason (result, "phone_invalid", spec->name,
                                               verdict < sizeof messages / sizeof messages [0]
@@ -525,6 +526,7 @@ validate_server_t *
 validate_server_new (const pp_config_t *config, int slot)
 {
     validate_server_t *self = (validate_server_t *) zmalloc (sizeof (validate_server_t));
+    pp_phone_init ();           //  the numbering plan's tables, before the first lead
     self->email = pp_email_new (pp_email_default_path ());
     if (!self->email)
         zsys_warning ("validate: no disposable email list: disposable and role checks are off");
