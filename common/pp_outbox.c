@@ -27,7 +27,14 @@ struct pp_outbox {
     zloop_t *loop;              //  Not owned
     int timer;                  //  flush/resend timer id
     uint64_t resent;            //  events sent more than once
+    int64_t last_ack_us;        //  monotonic time of the last acknowledgment (or of creation)
 };
+
+//  Unacknowledged events are resent when the ledger looks gone (no ack at
+//  all for resend_ms) and, whatever the acks, once they are this old: a
+//  ledger that restarted lost what it had not committed, while acks for
+//  newer events keep coming.
+#define PP_OUTBOX_STALE_US (30LL * 1000000)
 
 static void
 s_entry_destroy (void **item_p)
@@ -62,6 +69,7 @@ pp_outbox_new (const pp_config_t *config)
     zhashx_set_destructor (self->by_id, s_entry_destroy);
     self->limit = (size_t) config->outbox_limit;
     self->resend_us = (int64_t) config->outbox_resend_ms * 1000;
+    self->last_ack_us = pp_mono_us ();
     return self;
 }
 
@@ -194,6 +202,7 @@ pp_outbox_recv (pp_outbox_t *self)
     zframe_destroy (&frame);
     if (!ack)
         return 0;               //  logged by the decoder
+    self->last_ack_us = pp_mono_us ();
     for (size_t i = 0; i < pp_ack_size (ack); i++) {
         s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->by_id, pp_ack_get (ack, i));
         if (!entry)
@@ -205,13 +214,17 @@ pp_outbox_recv (pp_outbox_t *self)
     return 0;
 }
 
-//  Events sent but not acknowledged in time go out again: the ledger may
-//  have died before its commit. It inserts by event id, so a resend of a
-//  committed event is harmless.
+//  Events sent but not acknowledged go out again: the ledger may have died
+//  before its commit. It inserts by event id, so a resend of a committed
+//  event is harmless, but a busy ledger is only slow: while acks keep coming
+//  we wait (resending its backlog to it would multiply its work), and resend
+//  only what is stale. See PP_OUTBOX_STALE_US.
 static void
 s_resend_due (pp_outbox_t *self)
 {
-    int64_t due = pp_mono_us () - self->resend_us;
+    int64_t now = pp_mono_us ();
+    bool silent = now - self->last_ack_us > self->resend_us;
+    int64_t due = now - (silent ? self->resend_us : PP_OUTBOX_STALE_US);
     s_entry_t *entry;
     while ((entry = (s_entry_t *) zlistx_first (self->sent)) && entry->sent_us <= due)
         s_move (entry, self->unsent);

@@ -339,6 +339,55 @@ test_pp_outbox_resend (void **state)
     zsock_destroy (&ledger.router);
 }
 
+//  A slow ledger that keeps acknowledging is not sent its backlog again:
+//  only silence makes the outbox resend.
+static void
+test_pp_outbox_no_resend_while_acks_flow (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    fixture->config->outbox_resend_ms = 100;
+    zsock_t *router = s_ledger_new (fixture);
+    pp_outbox_t *outbox = pp_outbox_new (fixture->config);
+    s_add (outbox, 0, 0);
+    zframe_t *peer = NULL;
+    pp_events_t *batch = s_flush_until_received (outbox, router, &peer);
+    assert_non_null (batch);
+    assert_int_equal (pp_events_size (batch), 1);
+    pp_events_destroy (&batch);
+    //  Event 0 stays unacknowledged; newer events are acked every 40 ms
+    //  for 400 ms (4 resend periods)
+    int64_t until = zclock_mono () + 400;
+    int n = 1;
+    int resent = 0;
+    while (zclock_mono () < until) {
+        s_add (outbox, n, 0);
+        pp_outbox_flush (outbox);
+        zframe_t *from = NULL;
+        pp_events_t *got = s_ledger_recv (router, 100, &from);
+        for (size_t i = 0; got && i < pp_events_size (got); i++) {
+            pp_event_t *event = pp_events_get (got, i);
+            if (streq (pp_event_id (event), "01J0000000000000000000TEST.0"))
+                resent++;
+            else {
+                const char *ids [] = {pp_event_id (event)};
+                s_ledger_ack (router, from, ids, 1);
+            }
+        }
+        pp_events_destroy (&got);
+        zframe_destroy (&from);
+        //  Let the outbox take the acks and run its resend check
+        s_outbox_take (outbox);
+        pp_outbox_flush (outbox);
+        zclock_sleep (40);
+        n++;
+    }
+    assert_int_equal (resent, 0);
+    assert_int_equal (pp_outbox_pending (outbox), 1);
+    zframe_destroy (&peer);
+    pp_outbox_destroy (&outbox);
+    zsock_destroy (&router);
+}
+
 static void
 test_pp_outbox_ack_duplicates (void **state)
 {
@@ -556,6 +605,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_pp_outbox_batch_and_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_large_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_resend, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pp_outbox_no_resend_while_acks_flow, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_ack_duplicates, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_drain_no_ledger, s_setup, s_teardown),
