@@ -10,9 +10,10 @@
 //  slowing the sender (no coordinated omission). With --rate 0 it is closed
 //  loop: --connections requests always in flight.
 //
-//  One thread, libcurl multi with keep-alive; a timerfd handed to
-//  curl_multi_poll wakes the loop at each due time with microsecond
-//  precision. Prints one JSON object on stdout (counts, HTTP codes, lead
+//  One thread: libcurl multi with keep-alive, driven by curl_multi_socket_action
+//  from an epoll loop (so a slow server with hundreds of requests in flight
+//  costs no more per request than a fast one), and a timerfd that wakes the
+//  loop at each due time with microsecond precision. Prints one JSON object on stdout (counts, HTTP codes, lead
 //  statuses, latency percentiles, achieved rate) and a one-line summary on
 //  stderr.
 
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,42 @@ static const char *s_places [][2] = {
 };
 #define LG_PLACES (sizeof s_places / sizeof s_places [0])
 static const char *s_credits [] = {"excellent", "good", "fair", "poor"};
+
+//  Area codes in service (libphonenumber's US plan takes them all); the
+//  exchange is 200-999 without N11 and 555, so every number is a valid,
+//  non-fictional US number.
+static const unsigned short s_areas [] = {
+    201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218,
+    219, 224, 225, 228, 229, 231, 234, 239, 240, 248, 251, 252, 253, 254, 256, 260,
+    262, 267, 269, 270, 276, 281, 301, 302, 303, 304, 305, 307, 308, 309, 310, 312,
+    313, 314, 315, 316, 317, 318, 319, 320, 321, 323, 325, 330, 334, 336, 337, 339,
+    347, 351, 352, 360, 361, 386, 401, 402, 404, 405, 406, 407, 408, 409, 410, 412,
+    413, 414, 415, 417, 419, 423, 425, 432, 434, 435, 440, 443, 469, 478, 479, 480,
+    484, 501, 502, 503, 504, 505, 507, 508, 509, 510, 512, 513, 515, 516, 517, 518,
+    520, 530, 540, 541, 559, 561, 562, 563, 567, 570, 571, 573, 574, 580, 585, 586,
+    601, 602, 603, 605, 606, 607, 608, 609, 610, 612, 614, 615, 616, 617, 618, 619,
+    620, 623, 626, 630, 631, 636, 641, 646, 650, 651, 660, 661, 662, 678, 682, 701,
+    702, 703, 704, 706, 707, 708, 712, 713, 714, 715, 716, 717, 718, 719, 720, 724,
+    727, 731, 732, 734, 740, 754, 757, 760, 763, 765, 770, 772, 773, 774, 775, 781,
+    785, 786, 801, 802, 803, 804, 805, 806, 810, 812, 813, 814, 815, 816, 817, 818,
+    828, 830, 831, 832, 843, 845, 847, 848, 850, 856, 857, 858, 859, 860, 862, 863,
+    864, 865, 870, 901, 903, 904, 906, 907, 908, 909, 910, 912, 913, 914, 915, 916,
+    917, 918, 919, 920, 925, 928, 931, 936, 937, 940, 941, 949, 951, 952, 954, 956,
+    970, 971, 972, 973, 978, 979, 980, 985, 989
+};
+#define LG_AREAS (sizeof s_areas / sizeof s_areas [0])
+#define LG_EXCHANGES 791                //  200..999 less 211..911 and 555
+static unsigned short s_exchanges [LG_EXCHANGES];
+
+static void
+s_exchanges_init (void)
+{
+    size_t count = 0;
+    for (unsigned e = 200; e <= 999; e++)
+        if (e % 100 != 11 && e != 555)
+            s_exchanges [count++] = (unsigned short) e;
+    assert (count == LG_EXCHANGES);
+}
 
 typedef struct {
     const char *url;                    //  POST target
@@ -180,9 +218,10 @@ s_percentile (const uint64_t *sorted, size_t count, double p)
 }
 
 //  --------------------------------------------------------------------------
-//  The n-th lead of this run: a unique NANP phone (area and exchange 200-999)
-//  and email for every n, so no lead is a duplicate of another; the other
-//  fields vary so validate and filter see realistic input.
+//  The n-th lead of this run: a valid US phone (distinct for the first
+//  ~1.9 billion numbers) and a unique email for every n, so no lead is a
+//  duplicate of another; the other fields vary so validate and filter see
+//  realistic input.
 
 static void
 s_make_lead (const lg_options_t *options, uint64_t n, const char *nonce, const char *now_iso,
@@ -190,8 +229,8 @@ s_make_lead (const lg_options_t *options, uint64_t n, const char *nonce, const c
 {
     uint64_t k = options->seed + n;
     unsigned line = (unsigned) (k % 10000);
-    unsigned exchange = 200 + (unsigned) ((k / 10000) % 800);
-    unsigned area = 200 + (unsigned) ((k / 8000000) % 800);
+    unsigned exchange = s_exchanges [(k / 10000) % LG_EXCHANGES];
+    unsigned area = s_areas [(k / (10000 * LG_EXCHANGES)) % LG_AREAS];
     const char **place = s_places [n % LG_PLACES];
     int written = snprintf (body, LG_BODY_MAX,
         "{\"vertical\":\"%s\",\"source\":\"%s\",\"sub_id\":\"s%u\",\"timeout_ms\":%ld,"
@@ -298,10 +337,72 @@ s_on_done (lg_stats_t *stats, lg_request_t *request, CURLcode result, uint64_t n
                   request->answer);
 }
 
+//  --------------------------------------------------------------------------
+//  The event loop curl drives: its sockets in an epoll set, its timer as a
+//  deadline the loop checks.
+
+typedef struct {
+    int epoll;                          //  curl's sockets and the due-time timerfd
+    uint64_t curl_due_us;               //  when curl wants a timeout action; UINT64_MAX: never
+} lg_loop_t;
+
+static int
+s_on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
+{
+    lg_loop_t *loop = (lg_loop_t *) arg;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl (loop->epoll, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event event;
+    memset (&event, 0, sizeof event);
+    event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    event.data.fd = fd;
+    if (epoll_ctl (loop->epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT)
+        epoll_ctl (loop->epoll, EPOLL_CTL_ADD, fd, &event);
+    return 0;
+}
+
+static int
+s_on_curl_timer (CURLM *multi, long timeout_ms, void *arg)
+{
+    lg_loop_t *loop = (lg_loop_t *) arg;
+    loop->curl_due_us = timeout_ms < 0 ? UINT64_MAX : s_now_us () + (uint64_t) timeout_ms * 1000u;
+    return 0;
+}
+
+//  Collect finished transfers: count them and return their requests to the
+//  free list. Returns how many finished.
+static long
+s_drain (CURLM *multi, lg_stats_t *stats, lg_request_t **free_list, uint64_t *last_done)
+{
+    long done = 0;
+    CURLMsg *message;
+    int left;
+    while ((message = curl_multi_info_read (multi, &left))) {
+        if (message->msg != CURLMSG_DONE)
+            continue;
+        lg_request_t *request = NULL;
+        curl_easy_getinfo (message->easy_handle, CURLINFO_PRIVATE, (char **) &request);
+        assert (request);
+        CURLcode result = message->data.result;
+        curl_multi_remove_handle (multi, request->easy);
+        request->in_multi = false;
+        uint64_t done_at = s_now_us ();
+        s_on_done (stats, request, result, done_at);
+        *last_done = done_at;
+        request->next = *free_list;
+        *free_list = request;
+        done++;
+    }
+    return done;
+}
+
 static void
 s_print_percentiles (const char *name, uint64_t *values, size_t count, bool last)
 {
-    qsort (values, count, sizeof (uint64_t), s_compare_u64);
+    if (count)
+        qsort (values, count, sizeof (uint64_t), s_compare_u64);
     double sum = 0;
     for (size_t i = 0; i < count; i++)
         sum += (double) values [i];
@@ -382,6 +483,7 @@ main (int argc, char *argv [])
     gmtime_r (&wall, &tm_utc);
     strftime (now_iso, sizeof now_iso, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
 
+    s_exchanges_init ();
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     signal (SIGPIPE, SIG_IGN);
@@ -402,11 +504,22 @@ main (int argc, char *argv [])
     headers = curl_slist_append (headers, "Expect:");
     assert (headers);
 
+    lg_loop_t loop = {epoll_create1 (EPOLL_CLOEXEC), UINT64_MAX};
     int timer = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer < 0) {
-        perror ("pingpost-loadgen: timerfd_create");
+    if (loop.epoll < 0 || timer < 0) {
+        perror ("pingpost-loadgen: epoll_create1/timerfd_create");
         return 1;
     }
+    struct epoll_event timer_event;
+    memset (&timer_event, 0, sizeof timer_event);
+    timer_event.events = EPOLLIN;
+    timer_event.data.fd = timer;
+    epoll_ctl (loop.epoll, EPOLL_CTL_ADD, timer, &timer_event);
+    curl_multi_setopt (multi, CURLMOPT_SOCKETFUNCTION, s_on_curl_socket);
+    curl_multi_setopt (multi, CURLMOPT_SOCKETDATA, &loop);
+    curl_multi_setopt (multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
+    curl_multi_setopt (multi, CURLMOPT_TIMERDATA, &loop);
+
     lg_stats_t stats;
     memset (&stats, 0, sizeof stats);
     lg_request_t *free_list = NULL;
@@ -419,17 +532,23 @@ main (int argc, char *argv [])
     uint64_t index = 0;             //  next request's number
     bool sending = true;
     uint64_t last_done = start;
+    int running = 0;
 
     while (!s_interrupted) {
         uint64_t now = s_now_us ();
-        if (sending && now >= end)
+        if (sending && !open_loop && now >= end)
             sending = false;
-        //  Start every request that is due (open loop) or every free slot (closed)
+        //  Start every request that is due (open loop: every one due before
+        //  the end is sent, however late) or every free slot (closed loop)
         while (sending) {
             uint64_t due;
             if (open_loop) {
                 due = start + (uint64_t) ((double) index * 1e6 / options.rate);
-                if (due > now || due >= end)
+                if (due >= end) {
+                    sending = false;
+                    break;
+                }
+                if (due > now)
                     break;
             }
             else {
@@ -456,57 +575,55 @@ main (int argc, char *argv [])
             index++;
             stats.sent++;
         }
-        int running = 0;
-        curl_multi_perform (multi, &running);
-        CURLMsg *message;
-        int left;
-        while ((message = curl_multi_info_read (multi, &left))) {
-            if (message->msg != CURLMSG_DONE)
-                continue;
-            lg_request_t *request = NULL;
-            curl_easy_getinfo (message->easy_handle, CURLINFO_PRIVATE, (char **) &request);
-            assert (request);
-            CURLcode result = message->data.result;
-            curl_multi_remove_handle (multi, request->easy);
-            request->in_multi = false;
-            uint64_t done_at = s_now_us ();
-            s_on_done (&stats, request, result, done_at);
-            last_done = done_at;
-            request->next = free_list;
-            free_list = request;
-            in_flight--;
+        //  A new handle sets curl's timer to 0: it starts on this action
+        if (loop.curl_due_us <= s_now_us ()) {
+            loop.curl_due_us = UINT64_MAX;
+            curl_multi_socket_action (multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
+        long done = s_drain (multi, &stats, &free_list, &last_done);
+        in_flight -= done;
+        //  A closed loop refills the slots its answers freed before it waits
+        if (done && sending && !open_loop)
+            continue;
         now = s_now_us ();
         if (!sending && (in_flight == 0 || now >= drain_until))
             break;
-        //  Sleep until curl has work, curl's own timeout, or the next due time
-        long wait_ms = 100;
-        long curl_wait = -1;
-        curl_multi_timeout (multi, &curl_wait);
-        if (curl_wait >= 0 && curl_wait < wait_ms)
-            wait_ms = curl_wait;
+        //  Sleep until a socket is ready, curl's timer, the next due time,
+        //  the end of the sending window or the drain deadline
+        uint64_t wake = now + 100000;
+        if (loop.curl_due_us < wake)
+            wake = loop.curl_due_us;
         if (sending && open_loop) {
             uint64_t due = start + (uint64_t) ((double) index * 1e6 / options.rate);
-            if (due >= end)
-                due = end;
-            if (due <= now)
-                continue;
-            struct itimerspec when = {{0, 0}, {0, 0}};
-            when.it_value.tv_sec = (time_t) (due / 1000000u);
-            when.it_value.tv_nsec = (long) (due % 1000000u) * 1000;
-            timerfd_settime (timer, TFD_TIMER_ABSTIME, &when, NULL);
+            if (due < wake)
+                wake = due;
         }
         else
-        if (sending && end > now) {
-            uint64_t left_ms = (end - now) / 1000u + 1;
-            if ((long) left_ms < wait_ms)
-                wait_ms = (long) left_ms;
+        if (sending && end < wake)
+            wake = end;
+        if (!sending && drain_until < wake)
+            wake = drain_until;
+        if (wake <= now)
+            continue;
+        struct itimerspec when = {{0, 0}, {0, 0}};
+        when.it_value.tv_sec = (time_t) (wake / 1000000u);
+        when.it_value.tv_nsec = (long) (wake % 1000000u) * 1000;
+        timerfd_settime (timer, TFD_TIMER_ABSTIME, &when, NULL);
+        struct epoll_event events [64];
+        int count = epoll_wait (loop.epoll, events, 64, -1);
+        for (int i = 0; i < count; i++) {
+            int fd = events [i].data.fd;
+            if (fd == timer) {
+                uint64_t expirations;
+                if (read (timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+                    perror ("pingpost-loadgen: timerfd read");
+                continue;
+            }
+            int mask = ((events [i].events & EPOLLIN) ? CURL_CSELECT_IN : 0)
+                     | ((events [i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0)
+                     | ((events [i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action (multi, fd, mask, &running);
         }
-        struct curl_waitfd extra = {timer, CURL_WAIT_POLLIN, 0};
-        curl_multi_poll (multi, &extra, 1, (int) wait_ms, NULL);
-        uint64_t expirations;
-        if (read (timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
-            perror ("pingpost-loadgen: timerfd read");
     }
     uint64_t finished = s_now_us ();
     uint64_t unfinished = (uint64_t) in_flight;
@@ -570,6 +687,7 @@ main (int argc, char *argv [])
     curl_slist_free_all (headers);
     curl_global_cleanup ();
     close (timer);
+    close (loop.epoll);
     free (stats.latency_us);
     free (stats.lag_us);
     return s_interrupted ? 130 : 0;
