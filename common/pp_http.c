@@ -22,6 +22,7 @@
 #define S_FREE_MAX 4096                 //  idle requests kept for reuse
 #define S_BUFFER_KEEP (64 * 1024)       //  a recycled request frees buffers larger than this
 #define S_MAXCONNECTS 256               //  idle connections the multi handle keeps
+#define S_MAX_HOST_CONNECTIONS 64       //  open connections per buyer host: more requests wait in curl
 #define S_CONNECT_TIMEOUT_MS 1000       //  connect timeout, when the request's is longer
 
 typedef struct s_request s_request_t;
@@ -405,7 +406,7 @@ pp_http_new (zloop_t *loop)
     curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
     curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
     curl_multi_setopt (self->multi, CURLMOPT_MAXCONNECTS, (long) S_MAXCONNECTS);
-    curl_multi_setopt (self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt (self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) S_MAX_HOST_CONNECTIONS);
     return self;
 }
 
