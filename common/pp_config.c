@@ -97,6 +97,7 @@ pp_config_new (void)
     self->ledger_batch = 1000;
     self->ledger_flush_ms = 10;
     self->default_timeout_ms = 3000;
+    self->mx_timeout_ms = 200;
     for (int k = 0; k < PP_SLOT_KINDS; k++)
         self->slots [k] = 4;
     self->slots [PP_SLOT_LEDGER] = 1;
@@ -113,6 +114,7 @@ pp_config_destroy (pp_config_t **self_p)
     free (self->var_dir);
     free (self->database_url);
     free (self->http_address);
+    free (self->mx_nameserver);
     for (int k = 0; k < PP_SLOT_KINDS; k++)
         free (self->endpoint_base [k]);
     free (self);
@@ -156,6 +158,9 @@ static const s_key_t s_keys [] = {
     {"endpoints/ledger", S_STR, S_OFF (endpoint_base [PP_SLOT_LEDGER]), 0, 0},
     {"pipeline/hwm", S_INT, S_OFF (hwm), 10, 10000000},
     {"pipeline/default_timeout_ms", S_INT, S_OFF (default_timeout_ms), 10, 600000},
+    {"validate/mx_check", S_INT, S_OFF (mx_check), 0, 1},
+    {"validate/mx_timeout_ms", S_INT, S_OFF (mx_timeout_ms), 10, 5000},
+    {"validate/mx_nameserver", S_STR, S_OFF (mx_nameserver), 0, 0},
     {"outbox/limit", S_INT, S_OFF (outbox_limit), 10, 100000000},
     {"outbox/resend_ms", S_INT, S_OFF (outbox_resend_ms), 10, 3600000},
     {"ledger/batch", S_INT, S_OFF (ledger_batch), 1, 1000000},
@@ -175,7 +180,8 @@ static bool
 s_is_section (const char *path)
 {
     return streq (path, "http") || streq (path, "slots") || streq (path, "endpoints")
-           || streq (path, "pipeline") || streq (path, "outbox") || streq (path, "ledger");
+           || streq (path, "pipeline") || streq (path, "outbox") || streq (path, "ledger")
+           || streq (path, "validate");
 }
 
 //  Walk the children of `node`; path is relative to the root "pingpost".

@@ -46,6 +46,9 @@ typedef struct {
     int ledger_batch;                   //  ledger commits after this many events, default 1000
     int ledger_flush_ms;                //  or after this long, default 10
     int default_timeout_ms;             //  lead deadline when neither publisher nor market says, 3000
+    int mx_check;                       //  validate asks DNS for the email domain's MX, default 0 (off)
+    int mx_timeout_ms;                  //  budget of that check, default 200 (past it the lead passes)
+    char *mx_nameserver;                //  "ip[:port]" to ask, NULL = the system's resolv.conf
 } pp_config_t;
 
 //  Load a config file. Unknown keys and bad values are errors (logged with

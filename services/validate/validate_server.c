@@ -21,6 +21,7 @@ struct validate_server {
     pp_dedupe_t *dedupe;        //  pipelined duplicate checks
     pp_blacklist_t *blacklist;  //  phones, emails, domains, IPs, CIDRs, names (reloaded with the market)
     pp_email_t *email;          //  disposable domains and role accounts, or NULL
+    const pp_config_t *config;  //  Not owned: MX check settings
     zhashx_t *bot_configs;      //  vertical name -> pp_bot_config_t
     uint64_t rejected;          //  leads rejected
     uint64_t duplicates;        //  leads found duplicate
@@ -433,10 +434,21 @@ s_handle (pp_stage_t *stage, pp_lead_t **lead_p, void *arg)
                                       ? pp_fields_str (pp_lead_fields (lead), spec->name)
                                       : NULL;
             const char *verdict = address ? pp_email_check (self->email, address, NULL, 0) : NULL;
+            if (!verdict && address && self->config->mx_check) {
+                //  Opt-in: a domain that cannot receive mail; our own DNS
+                //  failure or a timeout lets the lead pass
+                const char *at = strrchr (address, '@');
+                if (at && pp_email_mx_check (at + 1, self->config->mx_timeout_ms,
+                                             self->config->mx_nameserver)
+                              == 0)
+                    verdict = "email_no_mx";
+            }
             if (verdict)
                 pp_result_add_reason (result, verdict, spec->name,
                                       streq (verdict, PP_EMAIL_ROLE)
                                           ? "is a role account, not a person"
+                                      : streq (verdict, "email_no_mx")
+                                          ? "its domain cannot receive mail"
                                           : "is at a disposable email domain");
         }
         const pp_bot_config_t *config
@@ -526,6 +538,7 @@ validate_server_t *
 validate_server_new (const pp_config_t *config, int slot)
 {
     validate_server_t *self = (validate_server_t *) zmalloc (sizeof (validate_server_t));
+    self->config = config;
     pp_phone_init ();           //  the numbering plan's tables, before the first lead
     self->email = pp_email_new (pp_email_default_path ());
     if (!self->email)

@@ -144,6 +144,9 @@ s_assert_defaults (pp_config_t *config)
     assert_int_equal (config->ledger_batch, 1000);
     assert_int_equal (config->ledger_flush_ms, 10);
     assert_int_equal (config->default_timeout_ms, 3000);
+    assert_int_equal (config->mx_check, 0);          //  off by default
+    assert_int_equal (config->mx_timeout_ms, 200);
+    assert_null (config->mx_nameserver);
     for (int k = 0; k < PP_SLOT_KINDS; k++) {
         assert_int_equal (config->slots [k], k == PP_SLOT_LEDGER ? 1 : 4);
         assert_null (config->endpoint_base [k]);
@@ -226,7 +229,11 @@ static const char *s_full_file =
     "        resend_ms = 700\n"
     "    ledger\n"
     "        batch = 50\n"
-    "        flush_ms = 5\n";
+    "        flush_ms = 5\n"
+    "    validate\n"
+    "        mx_check = 1\n"
+    "        mx_timeout_ms = 150\n"
+    "        mx_nameserver = \"127.0.0.1:5353\"\n";
 
 static void
 test_pp_config_full_file (void **state)
@@ -259,6 +266,9 @@ test_pp_config_full_file (void **state)
     assert_int_equal (config->outbox_resend_ms, 700);
     assert_int_equal (config->ledger_batch, 50);
     assert_int_equal (config->ledger_flush_ms, 5);
+    assert_int_equal (config->mx_check, 1);
+    assert_int_equal (config->mx_timeout_ms, 150);
+    assert_string_equal (config->mx_nameserver, "127.0.0.1:5353");
     pp_config_destroy (&config);
     zstr_free (&path);
 
