@@ -115,6 +115,7 @@ pp_config_destroy (pp_config_t **self_p)
     free (self->database_url);
     free (self->http_address);
     free (self->mx_nameserver);
+    free (self->email_roles);
     for (int k = 0; k < PP_SLOT_KINDS; k++)
         free (self->endpoint_base [k]);
     free (self);
@@ -161,6 +162,7 @@ static const s_key_t s_keys [] = {
     {"validate/mx_check", S_INT, S_OFF (mx_check), 0, 1},
     {"validate/mx_timeout_ms", S_INT, S_OFF (mx_timeout_ms), 10, 5000},
     {"validate/mx_nameserver", S_STR, S_OFF (mx_nameserver), 0, 0},
+    {"validate/email_roles", S_STR, S_OFF (email_roles), 0, 0},
     {"outbox/limit", S_INT, S_OFF (outbox_limit), 10, 100000000},
     {"outbox/resend_ms", S_INT, S_OFF (outbox_resend_ms), 10, 3600000},
     {"ledger/batch", S_INT, S_OFF (ledger_batch), 1, 1000000},

@@ -49,6 +49,8 @@ typedef struct {
     int mx_check;                       //  validate asks DNS for the email domain's MX, default 0 (off)
     int mx_timeout_ms;                  //  budget of that check, default 200 (past it the lead passes)
     char *mx_nameserver;                //  "ip[:port]" to ask, NULL = the system's resolv.conf
+    char *email_roles;                  //  role local parts to reject, comma separated; NULL = the
+                                        //  built-in list, "none" = no role check
 } pp_config_t;
 
 //  Load a config file. Unknown keys and bad values are errors (logged with

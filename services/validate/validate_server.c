@@ -543,6 +543,26 @@ validate_server_new (const pp_config_t *config, int slot)
     self->email = pp_email_new (pp_email_default_path ());
     if (!self->email)
         zsys_warning ("validate: no disposable email list: disposable and role checks are off");
+    else
+    if (config->email_roles) {
+        //  validate/email_roles: "info,sales,..." or "none"
+        char *list = strdup (config->email_roles);
+        assert (list);
+        const char *roles [256];
+        size_t count = 0;
+        char *save = NULL;
+        for (char *role = strtok_r (list, ", ", &save); role && count < 256;
+             role = strtok_r (NULL, ", ", &save))
+            if (!streq (role, "none"))
+                roles [count++] = role;
+        int rc = pp_email_set_roles (self->email, roles, count);
+        free (list);
+        if (rc) {
+            zsys_error ("validate: validate/email_roles '%s' holds a bad role", config->email_roles);
+            validate_server_destroy (&self);
+            return NULL;
+        }
+    }
     self->zip = pp_zip_load (pp_zip_default_path ());
     if (!self->zip)
         zsys_warning ("validate: no ZIP table: ZIPs are checked by their form only");

@@ -147,6 +147,7 @@ s_assert_defaults (pp_config_t *config)
     assert_int_equal (config->mx_check, 0);          //  off by default
     assert_int_equal (config->mx_timeout_ms, 200);
     assert_null (config->mx_nameserver);
+    assert_null (config->email_roles);
     for (int k = 0; k < PP_SLOT_KINDS; k++) {
         assert_int_equal (config->slots [k], k == PP_SLOT_LEDGER ? 1 : 4);
         assert_null (config->endpoint_base [k]);
@@ -233,7 +234,8 @@ static const char *s_full_file =
     "    validate\n"
     "        mx_check = 1\n"
     "        mx_timeout_ms = 150\n"
-    "        mx_nameserver = \"127.0.0.1:5353\"\n";
+    "        mx_nameserver = \"127.0.0.1:5353\"\n"
+    "        email_roles = \"info,sales\"\n";
 
 static void
 test_pp_config_full_file (void **state)
@@ -269,6 +271,7 @@ test_pp_config_full_file (void **state)
     assert_int_equal (config->mx_check, 1);
     assert_int_equal (config->mx_timeout_ms, 150);
     assert_string_equal (config->mx_nameserver, "127.0.0.1:5353");
+    assert_string_equal (config->email_roles, "info,sales");
     pp_config_destroy (&config);
     zstr_free (&path);
 
