@@ -14,15 +14,13 @@
 #include <cmocka.h>
 
 #include <czmq.h>
-#include <dirent.h>
 
 #include "pp_stage.h"
 #include "pp_log.h"
+#include "pp_testdb.h"
 #include "pp_util.h"
 
-#define S_MIGRATE_LOCK "7089133181"     //  as `pingpost db migrate` takes it
 
-static char s_schema [48];          //  this run's schema
 static char *s_url;                 //  conninfo whose search_path is the schema
 static pp_db_t *s_db;               //  our own session in the schema
 
@@ -32,57 +30,6 @@ static const char *s_market_json =
 
 //  --------------------------------------------------------------------------
 //  Database set-up
-
-static char *
-s_conninfo_with_schema (const char *base, const char *schema)
-{
-    if (strncmp (base, "postgres://", 11) == 0 || strncmp (base, "postgresql://", 13) == 0)
-        return zsys_sprintf ("%s%soptions=-csearch_path%%3D%s", base,
-                             strchr (base, '?') ? "&" : "?", schema);
-    return zsys_sprintf ("%s options='-csearch_path=%s'", base, schema);
-}
-
-static int
-s_sql_file (const struct dirent *entry)
-{
-    size_t len = strlen (entry->d_name);
-    return len > 4 && streq (entry->d_name + len - 4, ".sql");
-}
-
-static int
-s_apply_sql (pp_db_t *db)
-{
-    const char *source = getenv ("PP_SOURCE_DIR");
-    char *sql_dir = zsys_sprintf ("%s/deploy/sql", source && *source ? source : PP_TEST_SOURCE_DIR);
-    struct dirent **names = NULL;
-    int count = scandir (sql_dir, &names, s_sql_file, alphasort);
-    int rc = count > 0 ? 0 : -1;
-    if (rc)
-        print_error ("no SQL files in %s\n", sql_dir);
-    if (rc == 0)
-        rc = pp_db_script (db, "lock", "BEGIN; SELECT pg_advisory_xact_lock (" S_MIGRATE_LOCK ")");
-    for (int i = 0; i < count; i++) {
-        char *path = zsys_sprintf ("%s/%s", sql_dir, names [i]->d_name);
-        char *text = NULL;
-        zfile_t *file = zfile_new (NULL, path);
-        if (file && zfile_input (file) == 0) {
-            zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
-            text = chunk ? zchunk_strdup (chunk) : NULL;
-            zchunk_destroy (&chunk);
-        }
-        zfile_destroy (&file);
-        if (rc == 0 && (!text || pp_db_script (db, names [i]->d_name, text)))
-            rc = -1;
-        zstr_free (&text);
-        zstr_free (&path);
-        free (names [i]);
-    }
-    free (names);
-    zstr_free (&sql_dir);
-    if (rc == 0)
-        rc = pp_db_script (db, "commit", "COMMIT");
-    return rc;
-}
 
 static int
 s_store (const char *json)
@@ -108,21 +55,11 @@ s_group_setup (void **state)
                      "database (scripts/test sets it)\n");
         return -1;
     }
-    snprintf (s_schema, sizeof s_schema, "t_stage_%d_%u", (int) getpid (),
-              (unsigned) randof (1000000));
-    pp_db_t *admin = pp_db_new (base);
-    char *sql = zsys_sprintf ("CREATE SCHEMA %s", s_schema);
-    int rc = admin && pp_db_ok (admin) ? pp_db_script (admin, "create schema", sql) : -1;
-    zstr_free (&sql);
-    pp_db_destroy (&admin);
-    if (rc) {
-        print_error ("cannot create a schema in PINGPOST_TEST_DATABASE_URL\n");
-        *s_schema = 0;
+    s_url = pp_testdb_create ("stage");
+    if (!s_url)
         return -1;
-    }
-    s_url = s_conninfo_with_schema (base, s_schema);
     s_db = pp_db_new (s_url);
-    if (!s_db || !pp_db_ok (s_db) || s_apply_sql (s_db) || s_store (s_market_json))
+    if (!s_db || !pp_db_ok (s_db) || s_store (s_market_json))
         return -1;
     return 0;
 }
@@ -131,16 +68,7 @@ static int
 s_group_teardown (void **state)
 {
     pp_db_destroy (&s_db);
-    const char *base = getenv ("PINGPOST_TEST_DATABASE_URL");
-    if (base && *s_schema) {
-        pp_db_t *admin = pp_db_new (base);
-        char *sql = zsys_sprintf ("DROP SCHEMA %s CASCADE", s_schema);
-        if (!admin || pp_db_script (admin, "drop schema", sql))
-            print_error ("could not drop schema %s\n", s_schema);
-        zstr_free (&sql);
-        pp_db_destroy (&admin);
-    }
-    zstr_free (&s_url);
+    pp_testdb_drop (&s_url);
     return 0;
 }
 
