@@ -213,6 +213,32 @@ s_heap_pop (intake_server_t *self)
 //  --------------------------------------------------------------------------
 //  Answers (zloop thread)
 
+//  Add "reasons" to a JSON object: the result's reasons (code, field, and
+//  with `messages` their message), then `code` with `message` when given.
+//  The publisher's answer carries messages; the ledger's detail does not.
+static void
+s_add_reasons (cJSON *parent, const pp_result_t *result, const char *code, const char *message,
+               bool messages)
+{
+    cJSON *reasons = cJSON_AddArrayToObject (parent, "reasons");
+    for (size_t i = 0; result && i < pp_result_reason_size (result); i++) {
+        cJSON *reason = cJSON_CreateObject ();
+        cJSON_AddStringToObject (reason, "code", pp_result_reason_code (result, i));
+        if (*pp_result_reason_field (result, i))
+            cJSON_AddStringToObject (reason, "field", pp_result_reason_field (result, i));
+        if (messages && *pp_result_reason_message (result, i))
+            cJSON_AddStringToObject (reason, "message", pp_result_reason_message (result, i));
+        cJSON_AddItemToArray (reasons, reason);
+    }
+    if (code) {
+        cJSON *reason = cJSON_CreateObject ();
+        cJSON_AddStringToObject (reason, "code", code);
+        if (messages && message)
+            cJSON_AddStringToObject (reason, "message", message);
+        cJSON_AddItemToArray (reasons, reason);
+    }
+}
+
 static char *
 s_answer_json (const char *lead_id, pp_status_t status, int64_t price_cents,
                const pp_result_t *result, const char *code, const char *message)
@@ -223,22 +249,7 @@ s_answer_json (const char *lead_id, pp_status_t status, int64_t price_cents,
     char price [32];
     pp_cents_format (status == PP_STATUS_SOLD ? price_cents : 0, price, sizeof price);
     cJSON_AddItemToObject (root, "price", cJSON_CreateRaw (price));
-    cJSON *reasons = cJSON_AddArrayToObject (root, "reasons");
-    for (size_t i = 0; result && i < pp_result_reason_size (result); i++) {
-        cJSON *reason = cJSON_CreateObject ();
-        cJSON_AddStringToObject (reason, "code", pp_result_reason_code (result, i));
-        if (*pp_result_reason_field (result, i))
-            cJSON_AddStringToObject (reason, "field", pp_result_reason_field (result, i));
-        if (*pp_result_reason_message (result, i))
-            cJSON_AddStringToObject (reason, "message", pp_result_reason_message (result, i));
-        cJSON_AddItemToArray (reasons, reason);
-    }
-    if (code) {
-        cJSON *reason = cJSON_CreateObject ();
-        cJSON_AddStringToObject (reason, "code", code);
-        cJSON_AddStringToObject (reason, "message", message);
-        cJSON_AddItemToArray (reasons, reason);
-    }
+    s_add_reasons (root, result, code, message, true);
     char *text = pp_json_print (root);
     cJSON_Delete (root);
     return text;
@@ -269,19 +280,7 @@ s_record_answer (intake_server_t *self, const s_request_t *request, pp_status_t 
     if (!detail)
         detail = cJSON_CreateObject ();
     cJSON_AddStringToObject (detail, "status", pp_status_name (status));
-    cJSON *reasons = cJSON_AddArrayToObject (detail, "reasons");
-    for (size_t i = 0; result && i < pp_result_reason_size (result); i++) {
-        cJSON *reason = cJSON_CreateObject ();
-        cJSON_AddStringToObject (reason, "code", pp_result_reason_code (result, i));
-        if (*pp_result_reason_field (result, i))
-            cJSON_AddStringToObject (reason, "field", pp_result_reason_field (result, i));
-        cJSON_AddItemToArray (reasons, reason);
-    }
-    if (extra_code) {
-        cJSON *reason = cJSON_CreateObject ();
-        cJSON_AddStringToObject (reason, "code", extra_code);
-        cJSON_AddItemToArray (reasons, reason);
-    }
+    s_add_reasons (detail, result, extra_code, NULL, false);
     char *text = pp_json_print (detail);
     cJSON_Delete (detail);
     pp_event_set_detail (event, text);
