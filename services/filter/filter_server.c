@@ -227,6 +227,14 @@ filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
             self->entries [i].full = full;
 }
 
+void
+filter_index_clear_full (filter_index_t *self)
+{
+    assert (self);
+    for (size_t i = 0; i < self->entry_count; i++)
+        self->entries [i].full = false;
+}
+
 //  --------------------------------------------------------------------------
 //  The rules of one campaign
 
@@ -455,9 +463,11 @@ s_refresh_caps (zloop_t *loop, int timer_id, void *arg)
     strcpy (ids, "{");
     strcpy (zones, "{");
     bool any = false;
+    //  One pass clears the flags (a lookup per campaign was quadratic in
+    //  the campaigns, every second)
+    filter_index_clear_full (self->index);
     for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
         const pp_campaign_t *campaign = pp_market_campaign_at (market, i);
-        filter_index_set_full (self->index, campaign->id, false);
         if (campaign->cap_count == 0)
             continue;
         const char *zone = campaign->time_zone ? campaign->time_zone : "UTC";

@@ -34,6 +34,9 @@ void
 //  Mark a campaign full (its cached cap counters reached a limit) or not.
 void
     filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full);
+//  Mark every campaign not full (before re-reading the counters).
+void
+    filter_index_clear_full (filter_index_t *self);
 //  Add the ids of the campaigns that take the lead at `now_us` to the lead's
 //  eligible list; when `excluded` (a JSON object) is given, add to it
 //  campaign name -> reason for every campaign of the lead's vertical that
