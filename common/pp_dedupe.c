@@ -78,10 +78,13 @@ s_fail_all (pp_dedupe_t *self)
     }
     s_check_t *check;
     while ((check = (s_check_t *) zlistx_first (self->checks))) {
-        pp_dedupe_fn *callback = check->callback;
+        //  A check already answered (phase 1 or 2, waiting for its
+        //  end-of-results or sync marker) must not be answered twice
+        pp_dedupe_fn *callback = check->phase == 0 ? check->callback : NULL;
         void *arg = check->arg;
         zlistx_delete (self->checks, zlistx_cursor (self->checks));
-        callback (-1, arg);
+        if (callback)
+            callback (-1, arg);
     }
     if (!self->retry_timer) {
         pp_sd_status ("dedupe database down, retrying");
