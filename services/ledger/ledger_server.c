@@ -46,7 +46,7 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
 //  2. lead_pii: the received event's "pii" member, and only there.
 //  3. events: every event, with "pii" cut out of its detail.
 //  4. sales: the money of every `sold` event; margin = charge - payout.
-#define S_SQL_APPLY                                                                              \
+#define S_SQL_LEADS                                                                              \
     "WITH r AS ("                                                                                \
     "  SELECT DISTINCT ON (lead_id) lead_id, at, detail AS d FROM pp_ledger_stage"               \
     "  WHERE kind = 'received' ORDER BY lead_id, at, event_id),"                                 \
@@ -89,12 +89,16 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     "   reasons = CASE WHEN " S_NEWER " THEN EXCLUDED.reasons ELSE l.reasons END,"               \
     "   answer_us = CASE WHEN " S_NEWER " THEN EXCLUDED.answer_us ELSE l.answer_us END,"         \
     "   answered_at = CASE WHEN " S_NEWER " THEN EXCLUDED.answered_at ELSE l.answered_at END"    \
-    " WHERE (l.fields IS NULL AND EXCLUDED.fields IS NOT NULL) OR " S_NEWER ";"                  \
+    " WHERE (l.fields IS NULL AND EXCLUDED.fields IS NOT NULL) OR " S_NEWER
+
+#define S_SQL_PII                                                                                \
     "INSERT INTO lead_pii (lead_id, fields)"                                                     \
     " SELECT DISTINCT ON (lead_id) lead_id, detail -> 'pii' FROM pp_ledger_stage"                \
     " WHERE kind = 'received' AND jsonb_typeof (detail -> 'pii') = 'object'"                     \
     " ORDER BY lead_id, at, event_id"                                                            \
-    " ON CONFLICT (lead_id) DO NOTHING;"                                                         \
+    " ON CONFLICT (lead_id) DO NOTHING"
+
+#define S_SQL_EVENTS                                                                             \
     "WITH inserted AS ("                                                                         \
     " INSERT INTO events (event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"            \
     "   amount_cents, payout_cents, latency_us, code, detail)"                                   \
@@ -112,7 +116,9 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     " GROUP BY 1, 2"                                                                             \
     " ON CONFLICT (campaign_id, hour) DO UPDATE"                                                 \
     " SET posts = campaign_hourly.posts + excluded.posts,"                                       \
-    "     accepted = campaign_hourly.accepted + excluded.accepted;"                              \
+    "     accepted = campaign_hourly.accepted + excluded.accepted"
+
+#define S_SQL_SALES                                                                              \
     "INSERT INTO sales (event_id, lead_id, at, publisher_id, campaign_id, buyer_id,"             \
     "   charge_cents, payout_cents, margin_cents)"                                               \
     " SELECT event_id, lead_id, at,"                                                             \
@@ -120,7 +126,7 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     "        THEN (detail ->> 'publisher_id')::numeric::int END,"                                \
     "   campaign_id, buyer_id, amount, payout, amount - payout"                                  \
     " FROM pp_ledger_stage WHERE kind = 'sold' ORDER BY event_id"                                \
-    " ON CONFLICT (event_id) DO NOTHING;"
+    " ON CONFLICT (event_id) DO NOTHING"
 
 //  An answer replaces the stored one only when it is newer, so a resent or
 //  late older answer changes nothing (and rewrites no row).
@@ -128,8 +134,20 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     "(EXCLUDED.answered_at IS NOT NULL"                                                          \
     " AND (l.answered_at IS NULL OR EXCLUDED.answered_at > l.answered_at))"
 
-static const char *s_sql_apply_commit = S_SQL_APPLY "COMMIT";
-static const char *s_sql_apply = S_SQL_APPLY;
+//  The four statements are prepared once per session (after the staging
+//  table they read): parsing and planning them each flush cost more than
+//  running them on a small batch (0.75 ms of 1 ms for a one-lead batch).
+static const struct {
+    const char *name;           //  prepared statement name
+    const char *what;           //  for the log
+    const char *sql;
+} s_apply [] = {
+    {"pp_ledger_leads", "ledger leads", S_SQL_LEADS},
+    {"pp_ledger_pii", "ledger lead_pii", S_SQL_PII},
+    {"pp_ledger_events", "ledger events", S_SQL_EVENTS},
+    {"pp_ledger_sales", "ledger sales", S_SQL_SALES},
+};
+#define S_APPLY_COUNT (sizeof s_apply / sizeof s_apply [0])
 
 //  One message as received: a producer's batch.
 typedef struct {
@@ -338,6 +356,24 @@ s_write (ledger_server_t *self, pp_event_t **events, size_t count, bool commit)
     if (!self->staged) {
         if (pp_db_script (self->db, "ledger staging table", s_sql_stage))
             return -1;
+        //  Not pp_db_prepare: pp_db re-prepares its statements on a reset,
+        //  before the staging table they need exists again
+        for (size_t i = 0; i < S_APPLY_COUNT; i++) {
+            PGresult *result
+                = PQprepare (pp_db_conn (self->db), s_apply [i].name, s_apply [i].sql, 0, NULL);
+            bool ok = PQresultStatus (result) == PGRES_COMMAND_OK;
+            if (!ok)
+                zsys_error ("ledger: cannot prepare %s: %s", s_apply [i].what,
+                            PQresultErrorMessage (result));
+            PQclear (result);
+            if (!ok) {
+                //  Start again from the table next time (DEALLOCATE ALL
+                //  drops what was prepared; the table stays, IF NOT EXISTS)
+                if (pp_db_script (self->db, "ledger deallocate", "DEALLOCATE ALL"))
+                    zsys_warning ("ledger: the session will be replaced");
+                return -1;
+            }
+        }
         self->staged = true;
     }
     self->copy_len = 0;
@@ -355,16 +391,22 @@ s_write (ledger_server_t *self, pp_event_t **events, size_t count, bool commit)
             rc = -1;
     }
     int64_t copied = pp_mono_us ();
-    if (rc == 0) {
-        if (commit)
-            rc = pp_db_script (self->db, "ledger batch", s_sql_apply_commit);
-        else {
-            rc = pp_db_script (self->db, "ledger probe", s_sql_apply);
-            if (pp_db_script (self->db, "ledger probe rollback", "ROLLBACK"))
-                rc = -1;
-            return rc;
-        }
+    for (size_t i = 0; rc == 0 && i < S_APPLY_COUNT; i++) {
+        PGresult *result
+            = pp_db_exec_prepared (self->db, s_apply [i].what, s_apply [i].name, 0, NULL);
+        if (result)
+            PQclear (result);
+        else
+            rc = -1;
     }
+    if (!commit) {
+        //  The probe: whatever happened, nothing stays
+        if (pp_db_ok (self->db) && pp_db_script (self->db, "ledger probe rollback", "ROLLBACK"))
+            rc = -1;
+        return rc;
+    }
+    if (rc == 0)
+        rc = pp_db_script (self->db, "ledger commit", "COMMIT");
     if (rc && pp_db_ok (self->db) && pp_db_script (self->db, "ledger rollback", "ROLLBACK"))
         rc = -1;
     if (rc == 0 && pp_log_verbose ())
