@@ -171,9 +171,14 @@ s_on_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             self->armed_us = 0;
             curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
             //  The wake may have come before curl's latest timeout (see
-            //  s_on_curl_timer), and curl does not repeat a timeout it gave
-            if (self->wanted_us && !self->armed_us)
-                s_arm (self, self->wanted_us);
+            //  s_on_curl_timer), and curl does not repeat a timeout it gave.
+            //  curl rounds its timeouts down to the millisecond, so a wake
+            //  at the time it gave can still be early for curl: never re-arm
+            //  sooner than a millisecond from now, or this would spin.
+            if (self->wanted_us && !self->armed_us) {
+                int64_t soonest = pp_mono_us () + 1000;
+                s_arm (self, self->wanted_us > soonest ? self->wanted_us : soonest);
+            }
             continue;
         }
         int mask = 0;
