@@ -33,10 +33,13 @@ static const char *s_sql_stage =
 
 static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
 
-//  Event ids are unique within a batch (the flush drops repeats first), so
-//  `events`, the bulk of the rows, takes an anti-join instead of the dearer
-//  ON CONFLICT; a row another ledger instance commits meanwhile fails the
-//  batch with a unique violation, and the retry skips it.
+//  `events`, the bulk of the rows, skips ids it holds with ON CONFLICT DO
+//  NOTHING. It once used an anti-join (NOT EXISTS), which costs the same on
+//  a good plan, but the plan depends on statistics: on a young, unanalysed
+//  events table PostgreSQL chose a hash anti-join that read the whole table
+//  on every flush (15.7 million rows read in 311 flushes of a 20 s bench
+//  run, half a core). The unique index decides per row whatever the
+//  statistics say, also for a row another ledger instance commits meanwhile.
 //
 //  1. leads: one row per lead from its `received` event (base columns,
 //  fields, consent) and its `answered` event (the outcome). Both may come in
@@ -105,8 +108,8 @@ static const char *s_sql_copy = "COPY pp_ledger_stage FROM STDIN";
     " SELECT event_id, lead_id, at, kind, stage, campaign_id, buyer_id,"                         \
     "   amount, payout, latency, code,"                                                          \
     "   CASE WHEN detail ? 'pii' THEN detail - 'pii' ELSE detail END"                            \
-    " FROM pp_ledger_stage s"                                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)"                   \
+    " FROM pp_ledger_stage ORDER BY event_id"                                                    \
+    " ON CONFLICT (event_id) DO NOTHING"                                                         \
     " RETURNING kind, campaign_id, at)"                                                          \
     "INSERT INTO campaign_hourly (campaign_id, hour, posts, accepted)"                            \
     " SELECT campaign_id, date_trunc ('hour', at), count (*),"                                   \
