@@ -1765,11 +1765,12 @@ s_filters_parse (s_ctx_t *ctx, const cJSON *filters, pp_campaign_t *self)
             const char *zip = s_get_string (ctx, radius, "zip", true);
             if (zip && !s_zip_ok (zip))
                 s_err_key (ctx, "zip", "must be a 5-digit ZIP");
-            double miles;
-            if (s_get_number (ctx, radius, "miles", true, &miles) && !(miles > 0 && miles <= 500))
+            double miles = 0;
+            bool have_miles = s_get_number (ctx, radius, "miles", true, &miles);
+            if (have_miles && !(miles > 0 && miles <= 500))
                 s_err_key (ctx, "miles", "must be more than 0 and at most 500");
             else
-            if (zip && s_zip_ok (zip)) {
+            if (have_miles && zip && s_zip_ok (zip)) {
                 snprintf (self->radius_zip, sizeof self->radius_zip, "%s", zip);
                 self->radius_miles = miles;
             }
