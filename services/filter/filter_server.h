@@ -19,9 +19,14 @@ void
 int
     filter_server_run (filter_server_t *self);
 
-//  The campaign index of one market: campaigns by vertical and state, ZIP
-//  lists and radii as bitmaps, schedules resolved. Built on every market
-//  load; the cost of a lookup grows with the campaigns that can match.
+//  The campaign index of one market: per vertical, its campaigns by state
+//  (a lead is judged in full only against the campaigns of its state and
+//  those of no state: every other one is excluded by "state" unseen); ZIP
+//  lists and radii as the columns of one ZIP matrix; field rules compiled
+//  against field slots read once per lead, `equals` pre-parsed; local time
+//  once per zone and second. Built on every market load; campaign ids are
+//  read then (set them before). Not for concurrent use: matching writes the
+//  index's per-lead caches and scratch (filter is single-threaded).
 typedef struct filter_index filter_index_t;
 
 //  Build the index of a market (linked for the index's life). `zip` (not
@@ -38,11 +43,26 @@ void
 void
     filter_index_clear_full (filter_index_t *self);
 //  Add the ids of the campaigns that take the lead at `now_us` to the lead's
-//  eligible list; when `excluded` (a JSON object) is given, add to it
-//  campaign name -> reason for every campaign of the lead's vertical that
-//  does not. Returns how many are eligible.
+//  eligible list, in market order; when `excluded` (a JSON object) is given,
+//  add to it campaign name -> reason for every campaign of the lead's
+//  vertical that does not. Returns how many are eligible.
 size_t
     filter_index_match (filter_index_t *self, pp_lead_t *lead, int64_t now_us, cJSON *excluded);
+//  What the service does with a lead: filter_index_match with every
+//  exclusion explained, written straight as the `eligible` event's detail,
+//  JSON text {"campaigns": [every id of the lead's eligible list],
+//  "excluded": {campaign name: reason, ...}} (the same content as
+//  filter_index_match's `excluded`). Sets *detail_p to that text, borrowed:
+//  valid until the next filter_index_decide or the index's destruction.
+//  Returns how many were added to the eligible list.
+size_t
+    filter_index_decide (filter_index_t *self, pp_lead_t *lead, int64_t now_us,
+                         const char **detail_p);
+//  How many campaigns the last filter_index_match or filter_index_decide
+//  judged in full (the index's candidates for the lead's vertical and state;
+//  0 for an unknown vertical).
+size_t
+    filter_index_candidates (const filter_index_t *self);
 //  Why one campaign does not take the lead at `now_us`: NULL when it does,
 //  else "vertical", "state", "zip", "zip_radius", "publisher", "source",
 //  "field:<name>", "schedule", "holiday" or "cap" (written into buf, at

@@ -82,6 +82,107 @@ s_teardown (void **state)
     return 0;
 }
 
+//  ---------------------------------------------------------------------------
+//  The index's three ways of matching, checked against each other. The cases
+//  below ask filter_exclusion (the brute-force reference) and then the index
+//  the same question through these helpers.
+
+//  Two JSON objects with the same members in the same order.
+static bool
+s_same_members (const cJSON *a, const cJSON *b)
+{
+    const cJSON *x = a ? a->child : NULL, *y = b ? b->child : NULL;
+    for (; x && y; x = x->next, y = y->next)
+        if (!x->string || !y->string || !streq (x->string, y->string) || !cJSON_IsString (x)
+            || !cJSON_IsString (y) || !streq (x->valuestring, y->valuestring))
+            return false;
+    return !x && !y;
+}
+
+//  The detail filter_index_decide writes for the lead at now_us, parsed
+//  (caller deletes). Fails the test unless the detail is JSON whose
+//  "campaigns" are the lead's eligible list, unless filter_index_match with
+//  `excluded` and without it give the same list and the same exclusions in
+//  the same order, and unless every campaign of the lead's vertical is
+//  either eligible or excluded. Leaves the lead's eligible list empty.
+static cJSON *
+s_decide (pp_market_t *market, filter_index_t *index, pp_lead_t *lead, int64_t now_us)
+{
+    pp_lead_clear_eligible (lead);
+    const char *detail = NULL;
+    size_t count = filter_index_decide (index, lead, now_us, &detail);
+    assert_non_null (detail);
+    cJSON *parsed = cJSON_Parse (detail);
+    if (!parsed)
+        fail_msg ("the detail is not JSON: %.500s", detail);
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive (parsed, "campaigns");
+    const cJSON *by_detail = cJSON_GetObjectItemCaseSensitive (parsed, "excluded");
+    assert_true (cJSON_IsArray (ids) && cJSON_IsObject (by_detail));
+    assert_int_equal (cJSON_GetArraySize (parsed), 2);
+    assert_int_equal (pp_lead_eligible_size (lead), count);
+    assert_int_equal (cJSON_GetArraySize (ids), count);
+    uint32_t *list = (uint32_t *) calloc (count + 1, sizeof (uint32_t));
+    assert_non_null (list);
+    const cJSON *id = ids->child;
+    for (size_t i = 0; i < count; i++, id = id->next) {
+        list [i] = pp_lead_eligible (lead, i);
+        assert_true (cJSON_IsNumber (id) && id->valuedouble == (double) list [i]);
+    }
+    for (int way = 0; way < 2; way++) {
+        pp_lead_clear_eligible (lead);
+        cJSON *excluded = way == 0 ? cJSON_CreateObject () : NULL;
+        assert_int_equal (filter_index_match (index, lead, now_us, excluded), count);
+        assert_int_equal (pp_lead_eligible_size (lead), count);
+        for (size_t i = 0; i < count; i++)
+            assert_int_equal (pp_lead_eligible (lead, i), list [i]);
+        if (excluded && !s_same_members (excluded, by_detail))
+            fail_msg ("filter_index_match's `excluded` differs from the detail %.500s", detail);
+        cJSON_Delete (excluded);
+    }
+    pp_lead_clear_eligible (lead);
+    free (list);
+    size_t of_vertical = 0;
+    for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
+        const pp_campaign_t *campaign = pp_market_campaign_at (market, i);
+        if (campaign->vertical && streq (campaign->vertical->name, pp_lead_vertical (lead)))
+            of_vertical++;
+    }
+    assert_int_equal (count + (size_t) cJSON_GetArraySize (by_detail), of_vertical);
+    return parsed;
+}
+
+//  What a parsed detail says of a campaign: "" when it is eligible (of the
+//  lead's vertical and not excluded), the reason when excluded, NULL when
+//  not named (another vertical). Borrowed from detail.
+static const char *
+s_said (const cJSON *detail, const pp_campaign_t *campaign, pp_lead_t *lead)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (detail, "excluded"), campaign->name);
+    if (item)
+        return cJSON_IsString (item) ? item->valuestring : "(not a string)";
+    if (campaign->vertical && streq (campaign->vertical->name, pp_lead_vertical (lead)))
+        return "";
+    return NULL;
+}
+
+//  The index gives `expected` for the campaign ("" = eligible; "vertical"
+//  = the detail does not name it); false, with a message, when not.
+static bool
+s_index_agrees (pp_market_t *market, filter_index_t *index, const pp_campaign_t *campaign,
+                pp_lead_t *lead, int64_t now_us, const char *expected, const char *label)
+{
+    cJSON *detail = s_decide (market, index, lead, now_us);
+    const char *said = s_said (detail, campaign, lead);
+    const char *want = streq (expected, "vertical") ? NULL : expected;
+    bool same = said && want ? streq (said, want) : said == want;
+    if (!same)
+        print_error ("%s: campaign %s: the index says '%s', expected '%s'\n", label,
+                     campaign->name, said ? said : "(not named)", expected);
+    cJSON_Delete (detail);
+    return same;
+}
+
 //  Why campaign `name` excludes a lead of `vertical` with these fields
 //  (JSON object); "" when it takes it.
 static void
@@ -101,6 +202,8 @@ s_expect (const char *name, const char *vertical, const char *fields, const char
     if (!streq (why ? why : "", expected))
         fail_msg ("campaign %s, lead %s: excluded by '%s', expected '%s'", name, fields,
                   why ? why : "", expected);
+    if (!s_index_agrees (s_market, s_index, campaign, lead, 0, expected, fields))
+        fail_msg ("campaign %s, lead %s: the index disagrees (above)", name, fields);
     pp_lead_destroy (&lead);
 }
 
@@ -346,6 +449,8 @@ s_check (s_fixture_t *fixture, const char *name, pp_lead_t *lead, int64_t now_us
     if (!streq (why ? why : "", expected))
         fail_msg ("%s: campaign %s excludes by '%s', expected '%s'", label, name,
                   why ? why : "", expected);
+    if (!s_index_agrees (fixture->market, fixture->index, campaign, lead, now_us, expected, label))
+        fail_msg ("%s: campaign %s: the index disagrees (above)", label, name);
 }
 
 //  One lead with fields and publisher/source against one campaign at time 0.
@@ -709,6 +814,7 @@ test_filter_field_rules_each (void **state)
         {"in", "{\"credit\": \"poor\"}", "field:credit"},
         {"in", "{\"credit\": \"GOOD\"}", "field:credit"},
         {"in", "{\"credit\": \"good \"}", "field:credit"},
+        {"in", "{\"credit\": [\"good\"]}", "field:credit"},
         {"in", "{}", "field:credit"},
         {"inbool", "{\"owner\": true}", ""},
         {"inbool", "{\"owner\": false}", "field:owner"},
@@ -721,6 +827,7 @@ test_filter_field_rules_each (void **state)
         {"notin", "{\"kids\": 2}", ""},
         {"notin", "{\"kids\": 0}", "field:kids"},
         {"notin", "{\"kids\": 1}", "field:kids"},
+        {"notin", "{\"kids\": [0]}", ""},
         {"notin", "{\"kids\": -1}", ""},
         {"notin", "{}", ""},
         {"notin", "{\"kids\": null}", ""},
@@ -736,6 +843,8 @@ test_filter_field_rules_each (void **state)
         {"eqstr", "{\"roof\": \"tile\"}", ""},
         {"eqstr", "{\"roof\": \"Tile\"}", "field:roof"},
         {"eqstr", "{\"roof\": \"\"}", "field:roof"},
+        {"eqstr", "{\"roof\": [\"tile\"]}", "field:roof"},
+        {"eqstr", "{\"roof\": {\"tile\": 1}}", "field:roof"},
         {"eqstr", "{}", "field:roof"},
         {"eqfalse", "{\"owner\": false}", ""},
         {"eqfalse", "{\"owner\": true}", "field:owner"},
@@ -765,6 +874,9 @@ test_filter_field_rules_each (void **state)
                          cases [i].expected);
             failures++;
         }
+        if (!s_index_agrees (fx.market, fx.index, campaign, lead, 0, cases [i].expected,
+                             cases [i].fields))
+            failures++;
         pp_lead_destroy (&lead);
     }
     s_fixture_destroy (&fx);
@@ -825,14 +937,18 @@ s_check_times (s_fixture_t *fx, const s_when_t *cases, size_t count)
             char buf [96];
             const char *why = filter_exclusion (fx->index, campaign, lead, when->at, buf,
                                                 sizeof buf);
+            char iso [40];
+            pp_time_iso (when->at, iso, sizeof iso);
             if (!streq (why ? why : "", when->expected)) {
-                char iso [40];
-                pp_time_iso (when->at, iso, sizeof iso);
                 print_error ("%s pass: campaign %s at %s: '%s', expected '%s'\n",
                              pass ? "backward" : "forward", when->campaign, iso,
                              why ? why : "", when->expected);
                 failures++;
             }
+            //  The index (its local time kept per zone and second) the same
+            if (!s_index_agrees (fx->market, fx->index, campaign, lead, when->at,
+                                 when->expected, iso))
+                failures++;
         }
     pp_lead_destroy (&lead);
     s_fixture_destroy (fx);
@@ -1194,8 +1310,15 @@ test_filter_schedule_random (void **state)
                          local_date [z][t]);
     pp_lead_t *lead = s_lead ("solar", "{}", "", "");
     size_t failures = 0, open = 0, holiday = 0;
+    //  The instants are in no order: the index's local time per zone and
+    //  second goes back and forth
+    cJSON *detail = NULL;
     for (int t = 0; t < INSTANTS; t++)
         for (int c = 0; c < CAMPAIGNS; c++) {
+            if (c == 0) {
+                cJSON_Delete (detail);
+                detail = s_decide (fx.market, fx.index, lead, instants [t]);
+            }
             size_t z = 0;
             while (!streq (s_zones [z], ref [c].zone))
                 z++;
@@ -1215,16 +1338,19 @@ test_filter_schedule_random (void **state)
             holiday += streq (expected, "holiday");
             char name [16], buf [96];
             snprintf (name, sizeof name, "s%d", c);
-            const char *why = filter_exclusion (fx.index, pp_market_campaign (fx.market, name),
-                                                lead, instants [t], buf, sizeof buf);
-            if (!streq (why ? why : "", expected)) {
+            const pp_campaign_t *campaign = pp_market_campaign (fx.market, name);
+            const char *why = filter_exclusion (fx.index, campaign, lead, instants [t], buf,
+                                                sizeof buf);
+            const char *said = s_said (detail, campaign, lead);
+            if (!streq (why ? why : "", expected) || !said || !streq (said, expected)) {
                 if (failures < 10) {
                     char iso [40];
                     pp_time_iso (instants [t], iso, sizeof iso);
                     print_error ("campaign %s (%s) at %s = local %s %02d:%02d (wday %d):"
-                                 " '%s', expected '%s'\n",
+                                 " '%s', the index '%s', expected '%s'\n",
                                  name, ref [c].zone, iso, local_date [z][t], minute / 60,
-                                 minute % 60, wday, why ? why : "", expected);
+                                 minute % 60, wday, why ? why : "", said ? said : "(none)",
+                                 expected);
                 }
                 failures++;
             }
@@ -1232,6 +1358,7 @@ test_filter_schedule_random (void **state)
     print_message ("%zu open, %zu holiday, %zu closed of %d\n", open, holiday,
                    (size_t) CAMPAIGNS * INSTANTS - open - holiday, CAMPAIGNS * INSTANTS);
     assert_true (open > 0 && holiday > 0 && open + holiday < (size_t) CAMPAIGNS * INSTANTS);
+    cJSON_Delete (detail);
     pp_lead_destroy (&lead);
     s_fixture_destroy (&fx);
     free (ref);
@@ -1686,6 +1813,15 @@ test_filter_index_random (void **state)
                 reasons_ok = false;
             }
         }
+        //  ... and the service's way: its detail agrees with the other two
+        //  (s_decide), so with the brute force
+        cJSON *detail = s_decide (fx.market, fx.index, lead, now);
+        size_t detail_count = (size_t) cJSON_GetArraySize (
+            cJSON_GetObjectItemCaseSensitive (detail, "campaigns"));
+        if (detail_count != expected_count
+            || !s_same_members (excluded, cJSON_GetObjectItemCaseSensitive (detail, "excluded")))
+            same_x = false;
+        cJSON_Delete (detail);
         if (!same || !same_x || !reasons_ok) {
             if (failures < 10)
                 print_error ("lead %d %s publisher '%s' source '%s' (%s): brute force %zu"
@@ -1719,6 +1855,331 @@ test_filter_index_random (void **state)
                   S_RANDOM_LEADS);
 }
 
+//  ---------------------------------------------------------------------------
+//  The index's own ways: candidates by state, the detail text, odd states,
+//  cap flags by id, local time per second
+
+//  Campaigns the index never looks at (other states) are still named in the
+//  detail, each with "state"; only the candidates are judged in full.
+static void
+test_filter_index_candidates (void **state)
+{
+    s_fixture_t fx = s_fixture (
+        "{\"verticals\": [{\"name\": \"solar\", \"fields\": {\"zip\": {\"type\": \"zip\"},"
+        "  \"state\": {\"type\": \"state\"}}}, {\"name\": \"roofing\", \"fields\": {}}],"
+        " \"buyers\": [{\"name\": \"b\", \"campaigns\": ["
+        "  {\"name\": \"open1\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"ca\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}, \"filters\": {\"states\": [\"CA\"]}},"
+        "  {\"name\": \"canv\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"},"
+        "   \"filters\": {\"states\": [\"NV\", \"CA\"]}},"
+        "  {\"name\": \"zips\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"},"
+        "   \"filters\": {\"zips\": [\"90001\"]}},"
+        "  {\"name\": \"roof\", \"vertical\": \"roofing\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"nv\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}, \"filters\": {\"states\": [\"NV\"]}},"
+        "  {\"name\": \"open2\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"tx\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}, \"filters\": {\"states\": [\"TX\"]}}"
+        " ]}]}",
+        NULL);
+    static const char *names [] = {"open1", "ca", "canv", "zips", "roof", "nv", "open2", "tx"};
+    struct {
+        const char *fields;
+        size_t candidates;          //  open1, zips, open2 and those of the state
+        const char *expected [8];   //  per campaign of names
+    } cases [] = {
+        {"{\"state\": \"CA\", \"zip\": \"90001\"}", 5,
+         {"", "", "", "", "vertical", "state", "", "state"}},
+        {"{\"state\": \"CA\", \"zip\": \"90002\"}", 5,
+         {"", "", "", "zip", "vertical", "state", "", "state"}},
+        {"{\"state\": \"NV\"}", 5, {"", "state", "", "zip", "vertical", "", "", "state"}},
+        {"{\"state\": \"TX\"}", 4, {"", "state", "state", "zip", "vertical", "state", "", ""}},
+        {"{\"state\": \"WY\"}", 3,
+         {"", "state", "state", "zip", "vertical", "state", "", "state"}},
+        {"{}", 3, {"", "state", "state", "zip", "vertical", "state", "", "state"}},
+        {"{\"state\": \"ca\"}", 3,
+         {"", "state", "state", "zip", "vertical", "state", "", "state"}},
+        {"{\"state\": 5}", 3, {"", "state", "state", "zip", "vertical", "state", "", "state"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        pp_lead_t *lead = s_lead ("solar", cases [i].fields, "", "");
+        for (size_t c = 0; c < sizeof names / sizeof names [0]; c++)
+            s_check (&fx, names [c], lead, 0, cases [i].expected [c], cases [i].fields);
+        //  The detail names all seven campaigns of solar, in market order
+        cJSON *detail = s_decide (fx.market, fx.index, lead, 0);
+        const cJSON *excluded = cJSON_GetObjectItemCaseSensitive (detail, "excluded");
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive (detail, "campaigns");
+        assert_int_equal (cJSON_GetArraySize (excluded) + cJSON_GetArraySize (ids), 7);
+        const cJSON *item = excluded->child;
+        for (size_t c = 0; c < sizeof names / sizeof names [0]; c++)
+            if (*cases [i].expected [c] && !streq (cases [i].expected [c], "vertical")) {
+                assert_non_null (item);
+                assert_string_equal (item->string, names [c]);
+                item = item->next;
+            }
+        assert_null (item);
+        cJSON_Delete (detail);
+        //  Only the candidates were judged, in each way
+        const char *text;
+        pp_lead_clear_eligible (lead);
+        filter_index_decide (fx.index, lead, 0, &text);
+        assert_int_equal (filter_index_candidates (fx.index), cases [i].candidates);
+        pp_lead_clear_eligible (lead);
+        filter_index_match (fx.index, lead, 0, NULL);
+        assert_int_equal (filter_index_candidates (fx.index), cases [i].candidates);
+        pp_lead_destroy (&lead);
+    }
+    //  A vertical of no campaign, and one the market does not have
+    for (int v = 0; v < 2; v++) {
+        pp_lead_t *lead = s_lead (v ? "siding" : "roofing", "{\"state\": \"CA\"}", "", "");
+        const char *text = NULL;
+        assert_int_equal (filter_index_decide (fx.index, lead, 0, &text), v ? 0 : 1);
+        assert_string_equal (text, v ? "{\"campaigns\":[],\"excluded\":{}}"
+                                     : "{\"campaigns\":[5],\"excluded\":{}}");
+        assert_int_equal (filter_index_candidates (fx.index), v ? 0 : 1);
+        pp_lead_destroy (&lead);
+    }
+    //  The detail lists the whole eligible list, ids already there first
+    pp_lead_t *lead = s_lead ("solar", "{\"state\": \"TX\"}", "", "");
+    pp_lead_add_eligible (lead, 4000000000u);
+    const char *text = NULL;
+    assert_int_equal (filter_index_decide (fx.index, lead, 0, &text), 3);
+    assert_string_equal (text, "{\"campaigns\":[4000000000,1,7,8],\"excluded\":{\"ca\":\"state\","
+                               "\"canv\":\"state\",\"zips\":\"zip\",\"nv\":\"state\"}}");
+    pp_lead_destroy (&lead);
+    s_fixture_destroy (&fx);
+}
+
+//  The detail is JSON whatever the names: texts around the 16-byte steps
+//  in which it is copied, long field names, and a name that needs escapes.
+static void
+test_filter_index_detail_text (void **state)
+{
+    char json [8192];
+    size_t used = (size_t) snprintf (
+        json, sizeof json,
+        "{\"verticals\": [{\"name\": \"solar\", \"fields\": {\"state\": {\"type\": \"state\"},"
+        "  \"f234567890123456789012345678901234567890123456789012345678901234\":"
+        "  {\"type\": \"integer\"}}}],"
+        " \"buyers\": [{\"name\": \"b\", \"campaigns\": [");
+    //  Names of 1 to 64 characters; a key is the name and 3 characters
+    static const int lengths [] = {1, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31, 45, 61, 62, 64};
+    enum { LENGTHS = sizeof lengths / sizeof lengths [0] };
+    for (int i = 0; i < LENGTHS; i++) {
+        char name [65];
+        for (int k = 0; k < lengths [i]; k++)
+            name [k] = (char) ('a' + (i + k) % 26);
+        name [lengths [i]] = 0;
+        //  Each campaign with its own way out: state, field, schedule, none
+        const char *filters [] = {
+            ", \"filters\": {\"states\": [\"TX\"]}",
+            ", \"filters\": {\"fields\": {\"f234567890123456789012345678901234567890123456789"
+            "012345678901234\": {\"min\": 10}}}",
+            ", \"schedule\": {\"time_zone\": \"UTC\", \"holidays\": [\"1970-01-01\"]}",
+            ""
+        };
+        used += (size_t) snprintf (json + used, sizeof json - used,
+                                   "%s{\"name\": \"%s\", \"vertical\": \"solar\","
+                                   " \"bid\": {\"fixed\": 1},"
+                                   " \"post\": {\"url\": \"http://127.0.0.1:1/p\"}%s}",
+                                   i ? "," : "", name, filters [i % 4]);
+    }
+    snprintf (json + used, sizeof json - used, "]}]}");
+    pp_market_error_t *errors = NULL;
+    size_t count = 0;
+    pp_market_t *market = pp_market_parse (json, strlen (json), &errors, &count);
+    for (size_t i = 0; i < count; i++)
+        print_error ("market: %s: %s\n", errors [i].path, errors [i].message);
+    pp_market_errors_free (&errors, count);
+    assert_non_null (market);
+    for (size_t i = 0; i < pp_market_campaign_count (market); i++)
+        pp_market_campaign_at (market, i)->id = (uint32_t) (i + 1);
+    //  Names the market would refuse, written over two of its names in place
+    //  (its own lookups by name are not used below): campaign 12 (61
+    //  characters, TX only) and 13 (62, a field rule)
+    pp_campaign_t *odd [2] = {pp_market_campaign_at (market, 12),
+                              pp_market_campaign_at (market, 13)};
+    for (int k = 0; k < 2; k++) {
+        const char *weird = "q\"uo\\te\x01\n\t/\xc3\xa9t\xc3\xa9 \x7f-";
+        size_t size = strlen (odd [k]->name);
+        assert_int_equal (size, (size_t) (61 + k));
+        memset (odd [k]->name, 'z', size);
+        memcpy (odd [k]->name, weird, strlen (weird));
+    }
+    filter_index_t *index = filter_index_new (market, NULL);
+    for (int l = 0; l < 3; l++) {
+        pp_lead_t *lead = s_lead ("solar", l == 0   ? "{\"state\": \"CA\"}"
+                                           : l == 1 ? "{\"state\": \"TX\", \"f234567890123456789"
+                                                      "012345678901234567890123456789012345678"
+                                                      "901234\": 11}"
+                                                    : "{}",
+                                  "", "");
+        int64_t at = l == 2 ? 0 : s_utc (2026, 1, 1, 0, 0, 0);
+        cJSON *detail = s_decide (market, index, lead, at);
+        //  Every campaign named or eligible with the reference's reason
+        for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
+            const pp_campaign_t *campaign = pp_market_campaign_at (market, i);
+            char buf [96];
+            const char *why = filter_exclusion (index, campaign, lead, at, buf, sizeof buf);
+            const char *said = s_said (detail, campaign, lead);
+            if (!said || !streq (said, why ? why : ""))
+                fail_msg ("lead %d, campaign %zu: the detail says '%s', the reference '%s'", l,
+                          i, said ? said : "(none)", why ? why : "");
+        }
+        //  The odd names come back as they are, with their reasons
+        const char *field = "field:f234567890123456789012345678901234567890123456789"
+                            "012345678901234";
+        const char *said [2] = {s_said (detail, odd [0], lead), s_said (detail, odd [1], lead)};
+        assert_non_null (said [0]);
+        assert_non_null (said [1]);
+        assert_string_equal (said [0], l == 1 ? "" : "state");
+        assert_string_equal (said [1], l == 1 ? "" : field);
+        cJSON_Delete (detail);
+        pp_lead_destroy (&lead);
+    }
+    filter_index_destroy (&index);
+    pp_market_unlink (&market);
+}
+
+//  A state the index cannot place (not an upper-case USPS code) is still
+//  compared by name, as the reference does.
+static void
+test_filter_index_odd_state (void **state)
+{
+    const char *json =
+        "{\"verticals\": [{\"name\": \"solar\", \"fields\": {\"state\": {\"type\": \"state\"}}}],"
+        " \"buyers\": [{\"name\": \"b\", \"campaigns\": ["
+        "  {\"name\": \"odd\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"},"
+        "   \"filters\": {\"states\": [\"NV\", \"CA\"]}},"
+        "  {\"name\": \"ca\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}, \"filters\": {\"states\": [\"CA\"]}},"
+        "  {\"name\": \"oddzip\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"},"
+        "   \"filters\": {\"states\": [\"CA\"], \"zips\": [\"90001\"]}}"
+        " ]}]}";
+    pp_market_error_t *errors = NULL;
+    size_t count = 0;
+    s_fixture_t fx;
+    fx.market = pp_market_parse (json, strlen (json), &errors, &count);
+    pp_market_errors_free (&errors, count);
+    assert_non_null (fx.market);
+    pp_campaign_t *odd = pp_market_campaign (fx.market, "odd");
+    assert_non_null (odd);
+    odd->id = 1;
+    pp_market_campaign (fx.market, "ca")->id = 2;
+    pp_campaign_t *oddzip = pp_market_campaign (fx.market, "oddzip");
+    oddzip->id = 3;
+    memcpy (odd->states [1], "ca", 2);      //  "NV", "ca"
+    memcpy (oddzip->states [0], "ca", 2);   //  "ca", its ZIP list checked after it
+    fx.index = filter_index_new (fx.market, NULL);
+    const struct {
+        const char *fields;
+        const char *odd;
+        const char *ca;
+        const char *oddzip;
+    } cases [] = {
+        {"{\"state\": \"ca\"}", "", "state", "zip"},
+        {"{\"state\": \"CA\"}", "state", "", "state"},
+        {"{\"state\": \"NV\"}", "", "state", "state"},
+        {"{}", "state", "state", "state"},
+        {"{\"state\": \"CA\", \"zip\": \"90002\"}", "state", "", "state"},
+        {"{\"state\": \"ca\", \"zip\": \"90002\"}", "", "state", "zip"},
+        {"{\"state\": \"ca\", \"zip\": \"90001\"}", "", "state", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        pp_lead_t *lead = s_lead ("solar", cases [i].fields, "", "");
+        s_check (&fx, "odd", lead, 0, cases [i].odd, cases [i].fields);
+        s_check (&fx, "ca", lead, 0, cases [i].ca, cases [i].fields);
+        s_check (&fx, "oddzip", lead, 0, cases [i].oddzip, cases [i].fields);
+        pp_lead_destroy (&lead);
+    }
+    s_fixture_destroy (&fx);
+}
+
+//  Cap flags go by campaign id: every campaign of that id (a market not yet
+//  stored has all ids 0), none of another.
+static void
+test_filter_index_full_by_id (void **state)
+{
+    s_fixture_t fx = s_fixture (
+        "{\"verticals\": [{\"name\": \"solar\", \"fields\": {}}],"
+        " \"buyers\": [{\"name\": \"b\", \"campaigns\": ["
+        "  {\"name\": \"c1\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"c2\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"c3\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}},"
+        "  {\"name\": \"c4\", \"vertical\": \"solar\", \"bid\": {\"fixed\": 1},"
+        "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"}}]}]}",
+        NULL);
+    //  Ids 7, 3, 7, 0, then the index again
+    static const uint32_t ids [] = {7, 3, 7, 0};
+    for (size_t i = 0; i < 4; i++)
+        pp_market_campaign_at (fx.market, i)->id = ids [i];
+    filter_index_destroy (&fx.index);
+    fx.index = filter_index_new (fx.market, NULL);
+    pp_lead_t *lead = s_lead ("solar", "{}", "", "");
+    const uint32_t marks [] = {7, 0, 3, 5};
+    for (size_t m = 0; m < 4; m++) {
+        filter_index_set_full (fx.index, marks [m], true);
+        for (size_t i = 0; i < 4; i++) {
+            char name [8];
+            snprintf (name, sizeof name, "c%zu", i + 1);
+            s_check (&fx, name, lead, 0, ids [i] == marks [m] ? "cap" : "", "one id full");
+        }
+        filter_index_set_full (fx.index, marks [m], false);
+    }
+    //  All full, then cleared in one pass
+    for (size_t i = 0; i < 4; i++)
+        filter_index_set_full (fx.index, ids [i], true);
+    s_check (&fx, "c2", lead, 0, "cap", "all full");
+    filter_index_clear_full (fx.index);
+    for (size_t i = 0; i < 4; i++) {
+        char name [8];
+        snprintf (name, sizeof name, "c%zu", i + 1);
+        s_check (&fx, name, lead, 0, "", "cleared");
+    }
+    pp_lead_destroy (&lead);
+    s_fixture_destroy (&fx);
+}
+
+//  The index keeps a zone's local time for a second: within a second it
+//  does not change, across one it does, backwards too.
+static void
+test_filter_index_local_time_cache (void **state)
+{
+    s_fixture_t fx = s_fixture (s_schedule_market, NULL);
+    pp_lead_t *lead = s_lead ("solar", "{}", "", "");
+    //  "week" (UTC) is open Monday 2026-01-05 09:00-12:00, 13:00-17:30
+    int64_t noon = s_utc (2026, 1, 5, 12, 0, 0);
+    const struct {
+        int64_t at;
+        const char *week;
+    } cases [] = {
+        {noon - 1, ""}, {noon, "schedule"}, {noon - 1000000, ""}, {noon + 999999, "schedule"},
+        {noon - 999999, ""}, {noon + 3600 * 1000000LL, ""}, {noon - 1, ""},
+        {noon + 1, "schedule"}, {noon - 3 * 3600 * 1000000LL - 1, "schedule"},
+        {noon - 3 * 3600 * 1000000LL, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char label [64];
+        snprintf (label, sizeof label, "%+lld us from noon", (long long) (cases [i].at - noon));
+        s_check (&fx, "week", lead, cases [i].at, cases [i].week, label);
+        //  New York is 5 hours behind: closed at these instants
+        s_check (&fx, "ny", lead, cases [i].at, "schedule", label);
+    }
+    pp_lead_destroy (&lead);
+    s_fixture_destroy (&fx);
+}
+
 int
 main (void)
 {
@@ -1740,6 +2201,11 @@ main (void)
         cmocka_unit_test (test_filter_cap_full),
         cmocka_unit_test (test_filter_index_repeated_state),
         cmocka_unit_test (test_filter_index_random),
+        cmocka_unit_test (test_filter_index_candidates),
+        cmocka_unit_test (test_filter_index_detail_text),
+        cmocka_unit_test (test_filter_index_odd_state),
+        cmocka_unit_test (test_filter_index_full_by_id),
+        cmocka_unit_test (test_filter_index_local_time_cache),
     };
     //  PP_TEST_FILTER=test_filter_index_* runs some tests only
     if (getenv ("PP_TEST_FILTER"))
