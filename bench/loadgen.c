@@ -8,7 +8,11 @@
 //  start + i / R whatever happened to earlier requests, and its latency runs
 //  from that due time, so a stalled server shows in the figures instead of
 //  slowing the sender (no coordinated omission). With --rate 0 it is closed
-//  loop: --connections requests always in flight.
+//  loop: --connections requests always in flight. Open loop keeps at most
+//  --max-connections (256) requests in flight; requests due meanwhile wait
+//  in the generator (their wait counts in their latency), and those still
+//  waiting when the drain time (--http-timeout-ms after the window) is up
+//  are given up: "unsent" in the JSON.
 //
 //  One thread: libcurl multi with keep-alive, driven by curl_multi_socket_action
 //  from an epoll loop (so a slow server with hundreds of requests in flight
@@ -16,6 +20,10 @@
 //  loop at each due time with microsecond precision. Prints one JSON object on stdout (counts, HTTP codes, lead
 //  statuses, latency percentiles, achieved rate) and a one-line summary on
 //  stderr.
+//
+//  --reject makes every lead one that validate rejects: its phone is a
+//  fictitious 555-01xx number (reason phone_invalid), everything else as
+//  usual (scripts/bench's `reject` scenario: the validation reject path).
 
 #include <assert.h>
 #include <errno.h>
@@ -99,6 +107,7 @@ typedef struct {
     long lead_timeout_ms;               //  the lead's "timeout_ms"
     long http_timeout_ms;               //  client-side timeout of one request
     uint64_t seed;                      //  first phone/email number of this run
+    bool reject;                        //  fictitious phones: validate rejects every lead
     bool quiet;                         //  no summary line on stderr
 } lg_options_t;
 
@@ -155,9 +164,10 @@ s_usage (FILE *out)
     fprintf (out,
         "usage: pingpost-loadgen --url URL --key KEY --duration S (--rate R | --rate 0 --connections C)\n"
         "         [--source NAME] [--vertical solar] [--seed N] [--lead-timeout-ms 3000]\n"
-        "         [--http-timeout-ms 10000] [--max-connections 256] [--quiet]\n"
+        "         [--http-timeout-ms 10000] [--max-connections 256] [--reject] [--quiet]\n"
         "open loop at R leads/s (latency from each request's due time), or closed loop\n"
-        "with C requests in flight; prints one JSON object on stdout\n");
+        "with C requests in flight; prints one JSON object on stdout\n"
+        "--reject: every lead has a fictitious 555-01xx phone (validate rejects it)\n");
 }
 
 static void
@@ -230,6 +240,11 @@ s_make_lead (const lg_options_t *options, uint64_t n, const char *nonce, const c
     uint64_t k = options->seed + n;
     unsigned line = (unsigned) (k % 10000);
     unsigned exchange = s_exchanges [(k / 10000) % LG_EXCHANGES];
+    if (options->reject) {
+        //  555-0100..0199: reserved for fiction, phone_invalid in validate
+        exchange = 555;
+        line = 100 + (unsigned) (k % 100);
+    }
     unsigned area = s_areas [(k / (10000 * LG_EXCHANGES)) % LG_AREAS];
     const char **place = s_places [n % LG_PLACES];
     int written = snprintf (body, LG_BODY_MAX,
@@ -434,12 +449,13 @@ main (int argc, char *argv [])
         {"seed", required_argument, NULL, 'S'},
         {"lead-timeout-ms", required_argument, NULL, 'T'},
         {"http-timeout-ms", required_argument, NULL, 'H'},
+        {"reject", no_argument, NULL, 'R'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "u:k:r:d:c:m:s:V:S:T:H:qh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "u:k:r:d:c:m:s:V:S:T:H:Rqh", longopts, NULL)) != -1) {
         switch (opt) {
             case 'u': options.url = optarg; break;
             case 'k': options.key = optarg; break;
@@ -455,6 +471,7 @@ main (int argc, char *argv [])
                 break;
             case 'T': options.lead_timeout_ms = (long) s_parse_number (optarg, "bad --lead-timeout-ms", 1, 600000); break;
             case 'H': options.http_timeout_ms = (long) s_parse_number (optarg, "bad --http-timeout-ms", 1, 600000); break;
+            case 'R': options.reject = true; break;
             case 'q': options.quiet = true; break;
             case 'h': s_usage (stdout); return 0;
             default: s_usage (stderr); return LG_EXIT_USAGE;
@@ -532,6 +549,7 @@ main (int argc, char *argv [])
     uint64_t index = 0;             //  next request's number
     bool sending = true;
     uint64_t last_done = start;
+    uint64_t unsent = 0;            //  open loop: due in the window, never sent (overload)
     int running = 0;
 
     while (!s_interrupted) {
@@ -549,6 +567,20 @@ main (int argc, char *argv [])
                     break;
                 }
                 if (due > now)
+                    break;
+                //  An overloaded server: the requests due wait here for a
+                //  connection (their wait counts: latency runs from the due
+                //  time), not in libcurl's queue, whose handling grows with
+                //  its length; and those still unsent when the drain time is
+                //  up are given up and counted
+                if (now >= drain_until) {
+                    for (uint64_t i = index;
+                         start + (uint64_t) ((double) i * 1e6 / options.rate) < end; i++)
+                        unsent++;
+                    sending = false;
+                    break;
+                }
+                if (in_flight >= options.max_connections)
                     break;
             }
             else {
@@ -595,8 +627,10 @@ main (int argc, char *argv [])
             wake = loop.curl_due_us;
         if (sending && open_loop) {
             uint64_t due = start + (uint64_t) ((double) index * 1e6 / options.rate);
-            if (due < wake)
+            if (due < wake && in_flight < options.max_connections)
                 wake = due;
+            if (drain_until < wake)
+                wake = drain_until;
         }
         else
         if (sending && end < wake)
@@ -633,11 +667,12 @@ main (int argc, char *argv [])
     double window_s = (double) ((end < finished ? end : finished) - start) / 1e6;
     double answered_s = (double) (last_done - start) / 1e6;
     printf ("{\"mode\":\"%s\",\"target_rate\":%.1f,\"connections\":%ld,\"duration_s\":%.3f,"
-            "\"sent\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"unfinished\":%" PRIu64
+            "\"sent\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"completed\":%" PRIu64
+            ",\"unfinished\":%" PRIu64
             ",\"transport_errors\":%" PRIu64 ",\"http_200\":%" PRIu64 ",\"new_connections\":%" PRIu64
             ",\"sent_rate\":%.1f,\"achieved_rate\":%.1f,\"http_codes\":{",
             open_loop ? "rate" : "closed", options.rate, open_loop ? 0 : options.connections,
-            window_s, stats.sent, stats.completed, unfinished, stats.transport_errors,
+            window_s, stats.sent, unsent, stats.completed, unfinished, stats.transport_errors,
             stats.http_200, stats.connects, window_s > 0 ? (double) stats.sent / window_s : 0,
             answered_s > 0 ? (double) stats.http_200 / answered_s : 0);
     bool first = true;

@@ -1,8 +1,11 @@
 --  leads.lua - wrk script: POST varied leads to /v1/leads, count the answers by status
 --  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.
 --
---  wrk -t2 -c32 -d10s -s leads.lua http://127.0.0.1:PORT -- KEY SOURCE VERTICAL SEED [TIMEOUT_MS]
+--  wrk -t2 -c32 -d10s -s leads.lua http://127.0.0.1:PORT -- KEY SOURCE VERTICAL SEED [TIMEOUT_MS] [KIND]
 --
+--  KIND "valid" (default) or "reject": with "reject" every phone is a
+--  fictitious 555-01xx number, so validate rejects every lead (phone_invalid),
+--  as pingpost-loadgen --reject does (scripts/bench's `reject` scenario).
 --  Every request is a new lead with a valid phone and a unique email (the
 --  vertical dedupes on both: a repeat would be answered "duplicate"): number
 --  k = SEED + thread * 10^7 + n, so distinct SEEDs keep runs apart. The same lead shape as
@@ -59,6 +62,10 @@ function init (args)
     vertical = args [3] or "solar"
     seed = tonumber (args [4] or "0")
     lead_timeout = tonumber (args [5] or "3000")
+    reject = (args [6] == "reject")
+    if args [6] and args [6] ~= "valid" and not reject then
+        error ("leads.lua: KIND is valid or reject, not " .. args [6])
+    end
     n = 0
     nonce = string.format ("%x%d", os.time (), tid)
     now_iso = os.date ("!%Y-%m-%dT%H:%M:%SZ")
@@ -76,6 +83,11 @@ function request ()
     local line = k % 10000
     local exchange = exchanges [floor (k / 10000) % #exchanges + 1]
     local area = areas [floor (k / (10000 * #exchanges)) % #areas + 1]
+    if reject then
+        --  555-0100..0199: reserved for fiction, phone_invalid in validate
+        exchange = 555
+        line = 100 + k % 100
+    end
     local place = places [n % #places + 1]
     local body = string.format (
         '{"vertical":"%s","source":"%s","sub_id":"s%d","timeout_ms":%d,' ..
