@@ -357,10 +357,13 @@ s_write (ledger_server_t *self, pp_event_t **events, size_t count, bool commit)
     if (!pp_db_ok (self->db))
         return -1;
     if (!self->staged) {
-        if (pp_db_script (self->db, "ledger staging table", s_sql_stage))
-            return -1;
         //  Not pp_db_prepare: pp_db re-prepares its statements on a reset,
-        //  before the staging table they need exists again
+        //  before the staging table they need exists again. DEALLOCATE ALL
+        //  first, so that a set half prepared by an earlier failed try
+        //  cannot block this one (this session prepares nothing else).
+        if (pp_db_script (self->db, "ledger staging table", s_sql_stage)
+            || pp_db_script (self->db, "ledger deallocate", "DEALLOCATE ALL"))
+            return -1;
         for (size_t i = 0; i < S_APPLY_COUNT; i++) {
             PGresult *result
                 = PQprepare (pp_db_conn (self->db), s_apply [i].name, s_apply [i].sql, 0, NULL);
@@ -369,13 +372,8 @@ s_write (ledger_server_t *self, pp_event_t **events, size_t count, bool commit)
                 zsys_error ("ledger: cannot prepare %s: %s", s_apply [i].what,
                             PQresultErrorMessage (result));
             PQclear (result);
-            if (!ok) {
-                //  Start again from the table next time (DEALLOCATE ALL
-                //  drops what was prepared; the table stays, IF NOT EXISTS)
-                if (pp_db_script (self->db, "ledger deallocate", "DEALLOCATE ALL"))
-                    zsys_warning ("ledger: the session will be replaced");
-                return -1;
-            }
+            if (!ok)
+                return -1;      //  tried again from the table at the next write
         }
         self->staged = true;
     }
