@@ -386,20 +386,29 @@ typedef struct {
     filter_index_t *index;
 } s_fixture_t;
 
-static s_fixture_t
-s_fixture (const char *json, const pp_zip_t *zip)
+//  A market parsed from JSON text (its problems printed), campaign ids
+//  1, 2, ... in file order; for tests that change it before indexing.
+static pp_market_t *
+s_parse_market (const char *json)
 {
     pp_market_error_t *errors = NULL;
     size_t count = 0;
-    s_fixture_t fixture;
-    fixture.market = pp_market_parse (json, strlen (json), &errors, &count);
+    pp_market_t *market = pp_market_parse (json, strlen (json), &errors, &count);
     for (size_t i = 0; i < count && i < 20; i++)
         print_error ("market: %s: %s\n", errors [i].path, errors [i].message);
     pp_market_errors_free (&errors, count);
-    if (!fixture.market)
+    if (!market)
         fail_msg ("the test market does not parse");
-    for (size_t i = 0; i < pp_market_campaign_count (fixture.market); i++)
-        pp_market_campaign_at (fixture.market, i)->id = (uint32_t) (i + 1);
+    for (size_t i = 0; i < pp_market_campaign_count (market); i++)
+        pp_market_campaign_at (market, i)->id = (uint32_t) (i + 1);
+    return market;
+}
+
+static s_fixture_t
+s_fixture (const char *json, const pp_zip_t *zip)
+{
+    s_fixture_t fixture;
+    fixture.market = s_parse_market (json);
     fixture.index = filter_index_new (fixture.market, zip);
     assert_non_null (fixture.index);
     return fixture;
@@ -1991,15 +2000,7 @@ test_filter_index_detail_text (void **state)
                                    i ? "," : "", name, filters [i % 4]);
     }
     snprintf (json + used, sizeof json - used, "]}]}");
-    pp_market_error_t *errors = NULL;
-    size_t count = 0;
-    pp_market_t *market = pp_market_parse (json, strlen (json), &errors, &count);
-    for (size_t i = 0; i < count; i++)
-        print_error ("market: %s: %s\n", errors [i].path, errors [i].message);
-    pp_market_errors_free (&errors, count);
-    assert_non_null (market);
-    for (size_t i = 0; i < pp_market_campaign_count (market); i++)
-        pp_market_campaign_at (market, i)->id = (uint32_t) (i + 1);
+    pp_market_t *market = s_parse_market (json);
     //  Names the market would refuse, written over two of its names in place
     //  (its own lookups by name are not used below): campaign 12 (61
     //  characters, TX only) and 13 (62, a field rule)
@@ -2064,18 +2065,14 @@ test_filter_index_odd_state (void **state)
         "   \"post\": {\"url\": \"http://127.0.0.1:1/p\"},"
         "   \"filters\": {\"states\": [\"CA\"], \"zips\": [\"90001\"]}}"
         " ]}]}";
-    pp_market_error_t *errors = NULL;
-    size_t count = 0;
     s_fixture_t fx;
-    fx.market = pp_market_parse (json, strlen (json), &errors, &count);
-    pp_market_errors_free (&errors, count);
-    assert_non_null (fx.market);
+    fx.market = s_parse_market (json);      //  ids: odd 1, ca 2, oddzip 3
     pp_campaign_t *odd = pp_market_campaign (fx.market, "odd");
     assert_non_null (odd);
-    odd->id = 1;
-    pp_market_campaign (fx.market, "ca")->id = 2;
+    assert_int_equal (odd->id, 1);
+    assert_int_equal (pp_market_campaign (fx.market, "ca")->id, 2);
     pp_campaign_t *oddzip = pp_market_campaign (fx.market, "oddzip");
-    oddzip->id = 3;
+    assert_int_equal (oddzip->id, 3);
     memcpy (odd->states [1], "ca", 2);      //  "NV", "ca"
     memcpy (oddzip->states [0], "ca", 2);   //  "ca", its ZIP list checked after it
     fx.index = filter_index_new (fx.market, NULL);
