@@ -96,6 +96,7 @@ pp_config_new (void)
     self->outbox_resend_ms = 2000;
     self->ledger_batch = 1000;
     self->ledger_flush_ms = 10;
+    self->ledger_careful_ms = 10000;
     self->default_timeout_ms = 3000;
     self->mx_timeout_ms = 200;
     for (int k = 0; k < PP_SLOT_KINDS; k++)
@@ -167,6 +168,7 @@ static const s_key_t s_keys [] = {
     {"outbox/resend_ms", S_INT, S_OFF (outbox_resend_ms), 10, 3600000},
     {"ledger/batch", S_INT, S_OFF (ledger_batch), 1, 1000000},
     {"ledger/flush_ms", S_INT, S_OFF (ledger_flush_ms), 1, 60000},
+    {"ledger/careful_ms", S_INT, S_OFF (ledger_careful_ms), 0, 3600000},
 };
 
 static const s_key_t *

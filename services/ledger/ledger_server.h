@@ -33,8 +33,9 @@ int
 int
     ledger_server_handle (ledger_server_t *self, zmsg_t **msg_p);
 //  Write every buffered event in one transaction (COPY into a staging table,
-//  then leads, lead_pii, events and sales), commit, and send each producer
-//  one ack listing the ids it sent. Events the database rejects on their
+//  then leads, lead_pii, events and sales; or, the direct way, COPY into
+//  events and stage only what the other tables need: see ledger/careful_ms),
+//  commit, and send each producer one ack listing the ids it sent. Events the database rejects on their
 //  own while the rest of the batch commits are logged, dropped and acked.
 //  Returns 0 when the buffer was written (or empty), -1 on a database
 //  failure: then the batch is kept, nothing is acked, and the caller retries.
@@ -46,6 +47,10 @@ size_t
 //  Events committed (or dropped as rejected) and acked since start.
 uint64_t
     ledger_server_committed (ledger_server_t *self);
+//  Flushes committed the direct way since start (the rest went the careful
+//  way: after a start, an outage, or a resent event).
+uint64_t
+    ledger_server_direct (ledger_server_t *self);
 //  The bound endpoint (borrowed).
 const char *
     ledger_server_endpoint (ledger_server_t *self);

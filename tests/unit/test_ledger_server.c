@@ -26,6 +26,8 @@ static char s_schema [64];          //  this run's schema
 static char *s_url;                 //  conninfo whose search_path is the schema
 static pp_db_t *s_db;               //  session in the schema, for checks
 static int s_endpoints;             //  makes each server's endpoint unique
+static int s_careful_ms;            //  ledger/careful_ms of every server: the
+                                    //  tests run twice, 0 (direct) and 60000
 
 //  --------------------------------------------------------------------------
 //  Set-up: a fresh schema with deploy/sql applied, dropped at the end.
@@ -161,6 +163,7 @@ s_config (int batch, int flush_ms, const char *url)
         zsys_sprintf ("inproc://ledger-test-%d-%d", (int) getpid (), ++s_endpoints);
     config->ledger_batch = batch;
     config->ledger_flush_ms = flush_ms;
+    config->ledger_careful_ms = s_careful_ms;
     return config;
 }
 
@@ -495,6 +498,150 @@ test_ledger_server_duplicates_insert_once (void **state)
     zsock_destroy (&dealer);
     ledger_server_destroy (&server);
     pp_config_destroy (&config);
+}
+
+//  --------------------------------------------------------------------------
+//  The direct way: events COPYed into the ledger, a resend falls back to
+//  the careful way without double counts, and careful_ms holds it there.
+
+static char *
+s_hourly_posts (void)
+{
+    char *value = s_query ("SELECT coalesce (sum (posts), 0) FROM campaign_hourly"
+                           " WHERE campaign_id = 3", NULL);
+    assert_non_null (value);
+    return value;
+}
+
+static void
+s_assert_posts (const char *before, int more)
+{
+    char *after = s_hourly_posts ();
+    if (atoll (after) != atoll (before) + more)
+        fail_msg ("campaign_hourly posts: %s before, %s after, expected %d more", before, after,
+                  more);
+    free (after);
+}
+
+static void
+test_ledger_server_direct_way (void **state)
+{
+    pp_config_t *config = s_config (1000, 10, NULL);
+    config->ledger_careful_ms = 0;
+    ledger_server_t *server = ledger_server_new (config, 0);
+    assert_non_null (server);
+    zsock_t *dealer = s_dealer (server);
+    char *before = s_hourly_posts ();
+
+    //  A sold lead, the direct way: every table as the careful way fills it
+    char lead [32];
+    s_lead_id (lead);
+    char ids [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
+    pp_events_t *events = s_sale (lead, pp_now_us (), ids);
+    s_send (dealer, events);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), 1);
+    pp_ack_t *ack = s_ack (dealer);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), S_SALE_EVENTS);
+    pp_ack_destroy (&ack);
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead, "7");
+    s_assert_query ("SELECT string_agg (kind, ',' ORDER BY at) FROM events WHERE lead_id = $1",
+                    lead, "received,pinged,bid,posted,accepted,sold,answered");
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1 AND detail ? 'pii'", lead,
+                    "0");
+    s_assert_query ("SELECT fields ->> 'email' FROM lead_pii WHERE lead_id = $1", lead,
+                    "jane@example.com");
+    s_assert_query ("SELECT status || ' ' || charge_cents FROM leads WHERE lead_id = $1", lead,
+                    "sold 1500");
+    s_assert_query ("SELECT margin_cents FROM sales WHERE lead_id = $1", lead, "300");
+    s_assert_query ("SELECT latency_us FROM events WHERE lead_id = $1 AND kind = 'bid'", lead,
+                    "800");
+    s_assert_posts (before, 1);
+
+    //  Resent beside a new lead: the direct COPY meets a held id, the batch
+    //  goes the careful way, both are acked, nothing is counted twice
+    char lead2 [32];
+    s_lead_id (lead2);
+    char ids2 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
+    pp_events_t *events2 = s_sale (lead2, pp_now_us (), ids2);
+    s_send (dealer, events);
+    s_send (dealer, events2);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), 1);
+    ack = s_ack (dealer);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), 2 * S_SALE_EVENTS);
+    pp_ack_destroy (&ack);
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead, "7");
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead2, "7");
+    s_assert_query ("SELECT count(*) FROM sales WHERE lead_id = $1", lead, "1");
+    s_assert_query ("SELECT count(*) FROM sales WHERE lead_id = $1", lead2, "1");
+    s_assert_posts (before, 2);
+
+    //  Only events nothing else reads (nothing staged): direct again,
+    //  careful_ms being 0
+    char lead3 [32];
+    s_lead_id (lead3);
+    pp_events_t *bids = pp_events_new ();
+    char id [PP_EVENT_ID_MAX + 1];
+    for (int i = 0; i < 2; i++) {
+        snprintf (id, sizeof id, "%s-%d", lead3, i);
+        pp_event_t *event = s_event (id, lead3, "bid", PP_STAGE_AUCTION, pp_now_us ());
+        pp_event_set_campaign (event, 3, 2);
+        pp_event_set_amount_cents (event, 700 + i);
+        pp_events_append (bids, &event);
+    }
+    s_send (dealer, bids);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), 2);
+    ack = s_ack (dealer);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), 2);
+    pp_ack_destroy (&ack);
+    s_assert_query ("SELECT sum (amount_cents) FROM events WHERE lead_id = $1", lead3, "1401");
+    s_assert_posts (before, 2);
+    ledger_server_destroy (&server);
+
+    //  With careful_ms, a new server checks ids for that long: the resend
+    //  of the bids commits the careful way, and so does a new lead
+    pp_config_t *config2 = s_config (1000, 10, NULL);
+    config2->ledger_careful_ms = 60000;
+    server = ledger_server_new (config2, 0);
+    assert_non_null (server);
+    zsock_t *other = s_dealer (server);
+    char lead4 [32];
+    s_lead_id (lead4);
+    char ids4 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
+    pp_events_t *events4 = s_sale (lead4, pp_now_us (), ids4);
+    s_send (other, bids);
+    s_send (other, events4);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), 0);
+    ack = s_ack (other);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), 2 + S_SALE_EVENTS);
+    pp_ack_destroy (&ack);
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead3, "2");
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead4, "7");
+    s_assert_posts (before, 3);
+
+    free (before);
+    pp_events_destroy (&events);
+    pp_events_destroy (&events2);
+    pp_events_destroy (&events4);
+    pp_events_destroy (&bids);
+    zsock_destroy (&other);
+    zsock_destroy (&dealer);
+    ledger_server_destroy (&server);
+    pp_config_destroy (&config);
+    pp_config_destroy (&config2);
 }
 
 //  --------------------------------------------------------------------------
@@ -955,6 +1102,12 @@ main (void)
         cmocka_unit_test (test_ledger_server_loop_reconnects),
         cmocka_unit_test (test_ledger_server_stops_reading_when_full),
         cmocka_unit_test (test_ledger_server_bind_failure),
+        cmocka_unit_test (test_ledger_server_direct_way),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    //  Every test both ways: direct from the start, and careful throughout
+    s_careful_ms = 0;
+    int failed = cmocka_run_group_tests_name ("direct", tests, s_setup, s_teardown);
+    s_careful_ms = 60000;
+    failed += cmocka_run_group_tests_name ("careful", tests, s_setup, s_teardown);
+    return failed;
 }
