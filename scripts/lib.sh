@@ -237,8 +237,11 @@ pp_pg_up () {
     bin="$(pp_pg_bindir "$real/data")"
     if ! pp_pg_run "$bin/pg_ctl" -D "$real/data" status >/dev/null 2>&1; then
         #  postgres needs the socket dir by a path it can resolve: the real one.
+        #  PINGPOST_PG_OPTIONS adds server options (e.g. to profile with
+        #  "-c shared_preload_libraries=pg_stat_statements").
         pp_pg_run "$bin/pg_ctl" -D "$real/data" -l "$real/log" -w -t 60 \
-            -o "-k '$real/sock' -c listen_addresses='' -c fsync=on" start >/dev/null || {
+            -o "-k '$real/sock' -c listen_addresses='' -c fsync=on ${PINGPOST_PG_OPTIONS:-}" \
+            start >/dev/null || {
             tail -n 20 "$real/log" >&2
             pp_die "PostgreSQL did not start for $var (log: $real/log)"
         }
