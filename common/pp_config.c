@@ -96,7 +96,8 @@ pp_config_new (void)
     self->outbox_resend_ms = 2000;
     self->ledger_batch = 1000;
     self->ledger_flush_ms = 10;
-    self->ledger_careful_ms = 10000;
+    self->ledger_direct = 1;
+    self->ledger_careful_ms = 5000;
     self->default_timeout_ms = 3000;
     self->mx_timeout_ms = 200;
     for (int k = 0; k < PP_SLOT_KINDS; k++)
@@ -168,6 +169,7 @@ static const s_key_t s_keys [] = {
     {"outbox/resend_ms", S_INT, S_OFF (outbox_resend_ms), 10, 3600000},
     {"ledger/batch", S_INT, S_OFF (ledger_batch), 1, 1000000},
     {"ledger/flush_ms", S_INT, S_OFF (ledger_flush_ms), 1, 60000},
+    {"ledger/direct", S_INT, S_OFF (ledger_direct), 0, 1},
     {"ledger/careful_ms", S_INT, S_OFF (ledger_careful_ms), 0, 3600000},
 };
 

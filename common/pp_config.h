@@ -45,8 +45,10 @@ typedef struct {
     int outbox_resend_ms;               //  resend unacknowledged events after, default 2000
     int ledger_batch;                   //  ledger commits after this many events, default 1000
     int ledger_flush_ms;                //  or after this long, default 10
-    int ledger_careful_ms;              //  checks every event id for this long after a start
-                                        //  or a resent event, default 10000 (then COPYs them)
+    int ledger_direct;                  //  1: COPY events into the ledger (the direct way),
+                                        //  0: always the careful way; default 1
+    int ledger_careful_ms;              //  checks every event id for this long after meeting
+                                        //  a resent one, default 5000 (else COPYs them)
     int default_timeout_ms;             //  lead deadline when neither publisher nor market says, 3000
     int mx_check;                       //  validate asks DNS for the email domain's MX, default 0 (off)
     int mx_timeout_ms;                  //  budget of that check, default 200 (past it the lead passes)

@@ -261,8 +261,6 @@ ledger_server_new (const pp_config_t *config, int slot)
     self->flush_timer = -1;
     self->retry_timer = -1;
     self->retry_ms = S_RETRY_FIRST_MS;
-    //  A new ledger gets the resends of what its predecessor did not ack
-    self->careful_until = pp_mono_us () + (int64_t) config->ledger_careful_ms * 1000;
     self->endpoint = pp_config_endpoint (config, PP_SLOT_LEDGER, slot);
     self->seen = zhashx_new ();
     assert (self->seen);
@@ -653,8 +651,6 @@ s_failed (ledger_server_t *self)
     if (self->failing)
         return;
     self->failing = true;
-    //  Producers resend what waited meanwhile
-    self->careful_until = pp_mono_us () + (int64_t) self->config->ledger_careful_ms * 1000;
     const char *why = pp_db_ok (self->db) ? "the database refuses writes" : "the database is down";
     if (self->pending)
         zsys_error ("ledger: cannot commit %zu events: %s; keeping them and retrying",
@@ -699,11 +695,12 @@ ledger_server_flush (ledger_server_t *self)
     if (self->failing && pp_db_ok (self->db) && s_probe (self))
         return -1;
     int64_t now = pp_mono_us ();
-    bool direct = now >= self->careful_until;
+    bool direct = self->config->ledger_direct && now >= self->careful_until;
     int rc = s_write (self, self->unique, count, direct ? S_DIRECT : S_CAREFUL);
     if (rc == 1) {
         //  A resend of events held already: the careful way, now and for a
-        //  while (resends come in runs, after an outage or a slow spell)
+        //  while (resends come in runs: after a restart, an outage, a slow
+        //  spell), so a run of them costs one wasted COPY, not one a flush
         self->careful_until = now + (int64_t) self->config->ledger_careful_ms * 1000;
         zsys_info ("ledger: a producer resent events held already; checking ids for %d ms",
                    self->config->ledger_careful_ms);

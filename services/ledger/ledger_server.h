@@ -48,7 +48,7 @@ size_t
 uint64_t
     ledger_server_committed (ledger_server_t *self);
 //  Flushes committed the direct way since start (the rest went the careful
-//  way: after a start, an outage, or a resent event).
+//  way: for ledger/careful_ms after meeting a resent event, and retries).
 uint64_t
     ledger_server_direct (ledger_server_t *self);
 //  The bound endpoint (borrowed).

@@ -26,8 +26,8 @@ static char s_schema [64];          //  this run's schema
 static char *s_url;                 //  conninfo whose search_path is the schema
 static pp_db_t *s_db;               //  session in the schema, for checks
 static int s_endpoints;             //  makes each server's endpoint unique
-static int s_careful_ms;            //  ledger/careful_ms of every server: the
-                                    //  tests run twice, 0 (direct) and 60000
+static int s_direct;                //  ledger/direct of every server: the
+                                    //  tests run both ways
 
 //  --------------------------------------------------------------------------
 //  Set-up: a fresh schema with deploy/sql applied, dropped at the end.
@@ -163,7 +163,7 @@ s_config (int batch, int flush_ms, const char *url)
         zsys_sprintf ("inproc://ledger-test-%d-%d", (int) getpid (), ++s_endpoints);
     config->ledger_batch = batch;
     config->ledger_flush_ms = flush_ms;
-    config->ledger_careful_ms = s_careful_ms;
+    config->ledger_direct = s_direct;
     return config;
 }
 
@@ -527,6 +527,7 @@ static void
 test_ledger_server_direct_way (void **state)
 {
     pp_config_t *config = s_config (1000, 10, NULL);
+    config->ledger_direct = 1;
     config->ledger_careful_ms = 0;
     ledger_server_t *server = ledger_server_new (config, 0);
     assert_non_null (server);
@@ -607,9 +608,11 @@ test_ledger_server_direct_way (void **state)
     s_assert_posts (before, 2);
     ledger_server_destroy (&server);
 
-    //  With careful_ms, a new server checks ids for that long: the resend
-    //  of the bids commits the careful way, and so does a new lead
+    //  With careful_ms, a server that met a resend checks ids for that
+    //  long: the resent bids and a new lead commit the careful way, and so
+    //  does the next new lead
     pp_config_t *config2 = s_config (1000, 10, NULL);
+    config2->ledger_direct = 1;
     config2->ledger_careful_ms = 60000;
     server = ledger_server_new (config2, 0);
     assert_non_null (server);
@@ -631,6 +634,21 @@ test_ledger_server_direct_way (void **state)
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead3, "2");
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead4, "7");
     s_assert_posts (before, 3);
+    char lead5 [32];
+    s_lead_id (lead5);
+    char ids5 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
+    pp_events_t *events5 = s_sale (lead5, pp_now_us (), ids5);
+    s_send (other, events5);
+    assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), 0);
+    ack = s_ack (other);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), S_SALE_EVENTS);
+    pp_ack_destroy (&ack);
+    s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead5, "7");
+    s_assert_posts (before, 4);
+    pp_events_destroy (&events5);
 
     free (before);
     pp_events_destroy (&events);
@@ -1104,10 +1122,11 @@ main (void)
         cmocka_unit_test (test_ledger_server_bind_failure),
         cmocka_unit_test (test_ledger_server_direct_way),
     };
-    //  Every test both ways: direct from the start, and careful throughout
-    s_careful_ms = 0;
+    //  Every test both ways: direct (falling back to careful on a resend),
+    //  and careful throughout (ledger/direct = 0)
+    s_direct = 1;
     int failed = cmocka_run_group_tests_name ("direct", tests, s_setup, s_teardown);
-    s_careful_ms = 60000;
+    s_direct = 0;
     failed += cmocka_run_group_tests_name ("careful", tests, s_setup, s_teardown);
     return failed;
 }

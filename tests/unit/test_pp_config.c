@@ -143,7 +143,8 @@ s_assert_defaults (pp_config_t *config)
     assert_int_equal (config->outbox_resend_ms, 2000);
     assert_int_equal (config->ledger_batch, 1000);
     assert_int_equal (config->ledger_flush_ms, 10);
-    assert_int_equal (config->ledger_careful_ms, 10000);
+    assert_int_equal (config->ledger_careful_ms, 5000);
+    assert_int_equal (config->ledger_direct, 1);
     assert_int_equal (config->default_timeout_ms, 3000);
     assert_int_equal (config->mx_check, 0);          //  off by default
     assert_int_equal (config->mx_timeout_ms, 200);
@@ -233,6 +234,7 @@ static const char *s_full_file =
     "        batch = 50\n"
     "        flush_ms = 5\n"
     "        careful_ms = 0\n"
+    "        direct = 0\n"
     "    validate\n"
     "        mx_check = 1\n"
     "        mx_timeout_ms = 150\n"
@@ -271,6 +273,7 @@ test_pp_config_full_file (void **state)
     assert_int_equal (config->ledger_batch, 50);
     assert_int_equal (config->ledger_flush_ms, 5);
     assert_int_equal (config->ledger_careful_ms, 0);
+    assert_int_equal (config->ledger_direct, 0);
     assert_int_equal (config->mx_check, 1);
     assert_int_equal (config->mx_timeout_ms, 150);
     assert_string_equal (config->mx_nameserver, "127.0.0.1:5353");
@@ -311,6 +314,7 @@ test_pp_config_bad_files (void **state)
         "pingpost\n    pipeline\n        hwm = 99999999999999999999\n",
         "pingpost\n    ledger\n        flush_ms = -1\n",
         "pingpost\n    ledger\n        careful_ms = -1\n",
+        "pingpost\n    ledger\n        direct = 2\n",
         "pingpost\n    outbox\n        limit = 5\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
