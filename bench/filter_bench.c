@@ -16,7 +16,9 @@
 //    bare       filter_index_match without explanations
 //    cjson      filter_index_match into a cJSON `excluded` object, then the
 //               detail printed with cJSON (how the service did it before)
-//  (--way times one of them alone, e.g. under a profiler.) For each:
+//  (--way times one of them alone, e.g. under a profiler; --tail P prints
+//  what the slowest P percent of leads by CPU time of the service's way
+//  have in common, against all leads.) For each:
 //  p50/p90/p99/p99.9/max/mean in microseconds per lead, by the
 //  wall clock and by the thread's CPU clock; then the eligible campaigns
 //  and the candidates (campaigns judged in full) per lead, the detail size,
@@ -27,6 +29,7 @@
 #include <czmq.h>
 #include <math.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include "filter_server.h"
 #include "pp_json.h"
@@ -40,6 +43,7 @@ typedef struct {
     int leads;                  //  leads timed (each way)
     uint64_t seed;              //  random seed
     int way;                    //  the one way timed, or -1: all
+    double tail;                //  percent of slowest leads to describe, or 0: none
 } s_options_t;
 
 //  xorshift64*: the same market and leads for the same seed.
@@ -273,6 +277,106 @@ s_print_counts (const char *label, int64_t *counts, size_t total)
             (long long) counts [total - 1]);
 }
 
+//  What one lead of the service's way was: for --tail.
+typedef struct {
+    int64_t cpu;                //  its CPU time, ns
+    int64_t candidates;         //  judged in full
+    int64_t eligible;           //  eligible
+    int64_t bytes;              //  detail size
+    int state;                  //  its state's index, or -1
+    bool new_second;            //  the first lead of a second (local times computed)
+    bool new_half_hour;         //  the first of a half hour (zone offsets re-read)
+    size_t in_chunk;            //  its place in its chunk of leads
+    size_t number;              //  its place among all leads
+    int64_t again;              //  CPU time of the same decision right after, ns
+    long faults;                //  page faults (minor and major) while timed
+} s_trait_t;
+
+static int
+s_trait_compare (const void *a, const void *b)
+{
+    int64_t x = ((const s_trait_t *) a)->cpu, y = ((const s_trait_t *) b)->cpu;
+    return (x < y) - (x > y);   //  slowest first
+}
+
+//  Prints what the slowest `percent` of leads have in common against all.
+static void
+s_print_tail (s_trait_t *traits, size_t total, double percent)
+{
+    size_t tail = (size_t) ceil (percent / 100.0 * (double) total);
+    if (tail < 1)
+        tail = 1;
+    if (tail > total)
+        tail = total;
+    qsort (traits, total, sizeof (s_trait_t), s_trait_compare);
+    printf ("the slowest %.2f%% (%zu leads, cpu >= %.2f us) against all %zu:\n", percent, tail,
+            (double) traits [tail - 1].cpu / 1000.0, total);
+    for (int part = 0; part < 2; part++) {
+        size_t count = part ? total : tail;
+        double cpu = 0, candidates = 0, eligible = 0, bytes = 0;
+        size_t seconds = 0, halves = 0, early = 0, faulted = 0;
+        double again = 0;
+        for (size_t i = 0; i < count; i++) {
+            cpu += (double) traits [i].cpu;
+            candidates += (double) traits [i].candidates;
+            eligible += (double) traits [i].eligible;
+            bytes += (double) traits [i].bytes;
+            seconds += traits [i].new_second;
+            halves += traits [i].new_half_hour;
+            early += traits [i].in_chunk < 10;
+            faulted += traits [i].faults > 0;
+            again += (double) traits [i].again;
+        }
+        printf ("  %-8s cpu %7.2f us  candidates %6.1f  eligible %6.1f  detail %7.0f B"
+                "  new second %5.2f%%  new half hour %5.2f%%  first 10 of a chunk %5.2f%%\n",
+                part ? "all" : "slowest", cpu / (double) count / 1000.0,
+                candidates / (double) count, eligible / (double) count, bytes / (double) count,
+                100.0 * (double) seconds / (double) count,
+                100.0 * (double) halves / (double) count, 100.0 * (double) early / (double) count);
+        printf ("  %-8s the same decision again: cpu %7.2f us; page faults in %5.2f%%\n", "",
+                again / (double) count / 1000.0, 100.0 * (double) faulted / (double) count);
+    }
+    //  Do slow leads come together?
+    bool *slow = (bool *) calloc (total, sizeof (bool));
+    assert (slow);
+    for (size_t i = 0; i < tail; i++)
+        slow [traits [i].number] = true;
+    size_t next_slow = 0;
+    for (size_t i = 0; i < tail; i++)
+        next_slow += traits [i].number + 1 < total && slow [traits [i].number + 1];
+    printf ("  the lead after a slowest one is one too in %.1f%% of cases\n",
+            100.0 * (double) next_slow / (double) tail);
+    free (slow);
+    //  States over-represented in the tail
+    size_t in_tail [PP_STATE_COUNT + 1] = {0}, in_all [PP_STATE_COUNT + 1] = {0};
+    for (size_t i = 0; i < total; i++) {
+        int state = traits [i].state >= 0 ? traits [i].state : PP_STATE_COUNT;
+        in_all [state]++;
+        if (i < tail)
+            in_tail [state]++;
+    }
+    printf ("  states by share of the slowest (share of all):");
+    for (int shown = 0; shown < 8; shown++) {
+        int best = -1;
+        for (int s = 0; s <= PP_STATE_COUNT; s++)
+            if (in_tail [s] && (best < 0 || in_tail [s] > in_tail [best]))
+                best = s;
+        if (best < 0)
+            break;
+        printf (" %s %.1f%% (%.1f%%)", best < PP_STATE_COUNT ? pp_state_code (best) : "--",
+                100.0 * (double) in_tail [best] / (double) tail,
+                100.0 * (double) in_all [best] / (double) total);
+        in_tail [best] = 0;
+    }
+    printf ("\n");
+    //  The slowest leads' CPU time against their neighbours' mean
+    printf ("  slowest by cpu (then again):");
+    for (size_t i = 0; i < tail && i < 10; i++)
+        printf (" %.1f (%.1f)", (double) traits [i].cpu / 1000.0,
+                (double) traits [i].again / 1000.0);
+    printf (" us\n");
+}
+
 //  The detail text of filter_index_decide against the cJSON way for the
 //  same lead: the same ids in the same order and the same exclusions.
 static bool
@@ -302,7 +406,7 @@ main (int argc, char *argv [])
 {
     static const char *labels [] = {"service", "bare", "cjson"};
     enum { WAYS = sizeof labels / sizeof labels [0] };
-    s_options_t options = {1000, 200, 10000, 100000, 20261129, -1};
+    s_options_t options = {1000, 200, 10000, 100000, 20261129, -1, 0};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const char *value = i + 1 < argc ? argv [i + 1] : NULL;
@@ -323,6 +427,9 @@ main (int argc, char *argv [])
         if (streq (arg, "--leads"))
             options.leads = (int) number;
         else
+        if (streq (arg, "--tail"))
+            options.tail = strtod (value, NULL);
+        else
         if (streq (arg, "--seed"))
             options.seed = strtoull (value, NULL, 10);
         else
@@ -339,13 +446,15 @@ main (int argc, char *argv [])
         else {
             fprintf (stderr, "usage: pingpost-filterbench [--campaigns N] [--zip-campaigns N]"
                              " [--zips N] [--leads N] [--seed N]\n"
-                             "                            [--way service|bare|cjson]\n");
+                             "                            [--way service|bare|cjson]"
+                             " [--tail PERCENT]\n");
             return 2;
         }
         i++;
     }
     if (options.campaigns < 1 || options.zip_campaigns < 0
-        || options.zip_campaigns > options.campaigns || options.zips < 1 || options.leads < 1) {
+        || options.zip_campaigns > options.campaigns || options.zips < 1 || options.leads < 1
+        || options.tail < 0 || options.tail > 100) {
         fprintf (stderr, "pingpost-filterbench: bad numbers\n");
         return 2;
     }
@@ -412,7 +521,8 @@ main (int argc, char *argv [])
     int64_t *eligible = (int64_t *) malloc (total * sizeof (int64_t));
     int64_t *candidates = (int64_t *) malloc (total * sizeof (int64_t));
     pp_lead_t **leads = (pp_lead_t **) calloc (CHUNK, sizeof (pp_lead_t *));
-    assert (eligible && candidates && leads);
+    s_trait_t *traits = (s_trait_t *) calloc (total, sizeof (s_trait_t));
+    assert (eligible && candidates && leads && traits);
     int64_t overhead [1001];
     for (int i = 0; i < 1001; i++) {
         int64_t c0 = s_cpu_ns ();
@@ -449,6 +559,9 @@ main (int argc, char *argv [])
                 cJSON *excluded = NULL;
                 char *text = NULL;
                 size_t count = 0;
+                struct rusage usage0, usage1;
+                if (options.tail > 0)
+                    getrusage (RUSAGE_THREAD, &usage0);
                 int64_t c0 = s_cpu_ns ();
                 int64_t t0 = s_clock_ns ();
                 if (w == 0)
@@ -471,12 +584,36 @@ main (int argc, char *argv [])
                 }
                 int64_t t1 = s_clock_ns ();
                 int64_t c1 = s_cpu_ns ();
+                if (options.tail > 0)
+                    getrusage (RUSAGE_THREAD, &usage1);
                 wall [w] [done + i] = t1 - t0;
                 cpu [w] [done + i] = c1 - c0 > cpu_overhead ? c1 - c0 - cpu_overhead : 0;
                 if (w == 0) {
                     eligible [done + i] = (int64_t) count;
                     candidates [done + i] = (int64_t) filter_index_candidates (index);
                     detail_bytes += (double) strlen (detail);
+                    s_trait_t *trait = &traits [done + i];
+                    int64_t before_at = at - 10000;
+                    trait->cpu = cpu [w] [done + i];
+                    trait->candidates = candidates [done + i];
+                    trait->eligible = eligible [done + i];
+                    trait->bytes = (int64_t) strlen (detail);
+                    trait->state = pp_state_index (
+                        pp_fields_str (pp_lead_fields (lead), "state"));
+                    trait->new_second = at / 1000000 != before_at / 1000000;
+                    trait->new_half_hour = at / 1800000000 != before_at / 1800000000;
+                    trait->in_chunk = i;
+                    trait->number = done + i;
+                    trait->faults = usage1.ru_minflt - usage0.ru_minflt
+                                    + usage1.ru_majflt - usage0.ru_majflt;
+                    if (options.tail > 0) {
+                        //  The same decision once more, warm
+                        pp_lead_clear_eligible (lead);
+                        int64_t a0 = s_cpu_ns ();
+                        filter_index_decide (index, lead, at, &detail);
+                        int64_t a1 = s_cpu_ns ();
+                        trait->again = a1 - a0;
+                    }
                 }
                 else
                 if (options.way < 0 && count != before)
@@ -509,6 +646,8 @@ main (int argc, char *argv [])
         s_print_counts ("candidates judged in full per lead", candidates, total);
         printf ("detail text %.0f bytes per lead on average\n", detail_bytes / (double) total);
     }
+    if (options.tail > 0 && options.way <= 0)
+        s_print_tail (traits, total, options.tail);
     printf ("%ld cores, load average at the end %.2f %.2f %.2f\n", cores, load [0], load [1],
             load [2]);
     if (mismatches)
@@ -532,6 +671,7 @@ main (int argc, char *argv [])
     }
     free (eligible);
     free (candidates);
+    free (traits);
     free (leads);
     free (table);
     filter_index_destroy (&index);

@@ -91,37 +91,43 @@ filter_local_time (const char *zone_name, int64_t now_us, int *wday, int *minute
 //  The index
 //
 //  Per vertical: its campaigns in market order (their entries side by side),
-//  and the positions of the campaigns that name no state and of those naming
-//  each state. A lead is judged in full only against the campaigns of its
-//  state and those of no state (its candidates); every other campaign of the
-//  vertical names states but not the lead's, so its reason is "state"
+//  and per state the positions of its candidates: the campaigns naming that
+//  state and those naming none, merged in market order. A lead is judged in
+//  full only against the candidates of its state; every other campaign of
+//  the vertical names states but not the lead's, so its reason is "state"
 //  without a look. ZIP lists and radii are the columns of one ZIP matrix, a
 //  row of bits per ZIP: a lead reads the one row of its ZIP, and a candidate
 //  whose ZIP list fails is settled from a compact array of columns without
-//  reading its entry. The strings of in / not_in and publisher / source
-//  lists are interned: a lead's value is looked up once, then lists compare
-//  ids. Field rules are compiled into entries (no pointer to the market's
-//  structs on the way): they read field slots of their vertical, resolved
-//  once per lead, and `equals` is parsed at build. Local time is computed
-//  once per zone and second; holidays are numbers. Reasons carry their JSON
-//  text, so the detail of a decision is written by copying. filter_exclusion,
-//  the brute-force reference the tests compare all this with, uses none of
-//  it but the ZIP matrix.
+//  reading its entry. The rest of a campaign is a list of tests, shared by
+//  every campaign of the vertical that has the same one: a field rule, a
+//  pair of publisher / source lists, a schedule. A lead runs a test at most
+//  once, when the first candidate needing it is judged; its answer is kept
+//  for the lead (most campaigns share their rules, so a candidate mostly
+//  costs a few reads of a compact array). The strings of in / not_in and
+//  publisher / source lists are interned: a lead's value is looked up once,
+//  then lists compare ids. Field rules read field slots of their vertical,
+//  resolved once per lead, and `equals` is parsed at build. Local time is
+//  computed once per zone and second; holidays are numbers. Reasons carry
+//  their JSON text, so the detail of a decision is written by copying, in
+//  the same pass that judges. filter_exclusion, the brute-force reference
+//  the tests compare all this with, uses none of it but the ZIP matrix.
 
 //  Texts copied into a detail have S_PAD readable bytes past their end, so
-//  s_put copies them 16 bytes at a time (a libc call per short text was a
-//  third of the cost of writing a detail).
-#define S_PAD 16
+//  s_put copies them 32 bytes at a time, the first 32 whatever their size
+//  (a libc call per short text was a third of the cost of writing a
+//  detail, and a branch on each size much of the rest).
+#define S_PAD 32
 
 //  Why a campaign does not take a lead.
 typedef struct {
     const char *text;           //  "state", "field:credit", ...
-    const char *json;           //  the same as a quoted JSON string (padded)
+    const char *json;           //  the same as a quoted JSON string, then a comma (padded)
     size_t json_len;            //  strlen (json)
 } s_reason_t;
 
+#define S_ZEROS "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
 #define S_REASON(text) \
-    {text, "\"" text "\"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", sizeof (text) + 1}
+    {text, "\"" text "\"," S_ZEROS, sizeof (text) + 2}
 static const s_reason_t s_reason_state = S_REASON ("state");
 static const s_reason_t s_reason_zip = S_REASON ("zip");
 static const s_reason_t s_reason_radius = S_REASON ("zip_radius");
@@ -130,7 +136,9 @@ static const s_reason_t s_reason_source = S_REASON ("source");
 static const s_reason_t s_reason_schedule = S_REASON ("schedule");
 static const s_reason_t s_reason_holiday = S_REASON ("holiday");
 static const s_reason_t s_reason_cap = S_REASON ("cap");
-#define S_FIXED_REASON_MAX (sizeof ("\"zip_radius\"") - 1)     //  the longest above
+//  No reason: what a detail shows of an eligible candidate's
+static const s_reason_t s_reason_none = {"", S_ZEROS, 0};
+#define S_FIXED_REASON_MAX (sizeof ("\"zip_radius\",") - 1)    //  the longest above
 
 //  A list of strings as their ids in index->names (0: a string of no list).
 typedef struct {
@@ -158,13 +166,6 @@ typedef struct {
     cJSON *equals;              //  its value parsed, or NULL: it equals nothing
 } s_rule_t;
 
-//  The reason a compiled rule gives.
-typedef struct {
-    char *text;                 //  "field:<name>"
-    char *json;                 //  the same as a JSON string (padded)
-    s_reason_t reason;          //  text and json above
-} s_rule_reason_t;
-
 //  The publisher and source lists of a campaign, interned.
 typedef struct {
     s_ids_t publishers_allow;   //  publishers allowed (none: all)
@@ -177,11 +178,62 @@ typedef struct {
 typedef struct {
     int zone;                   //  its zone in index->zones
     bool has_hours;             //  closed outside the windows
-    const pp_window_t *windows [7]; //  Not owned: the campaign's windows per weekday
+    const pp_window_t *windows [7]; //  Not owned: the first campaign's windows per weekday
     size_t window_count [7];    //  entries per weekday
     int32_t *holidays;          //  closed dates as YYYYMMDD (-1: not a date)
     size_t holiday_count;       //  entries in holidays
 } s_schedule_t;
+
+//  What a test is.
+typedef enum {
+    S_TEST_RULE,                //  a field rule: fails with "field:<name>"
+    S_TEST_LISTS,               //  publisher / source lists: "publisher" or "source"
+    S_TEST_SCHEDULE             //  a schedule: "schedule" or "holiday"
+} s_test_kind_t;
+
+//  What a lead's verdict on a campaign can be: these, then one code per
+//  field rule test of the vertical (see s_vertical_t reasons).
+enum {
+    S_TAKES, S_STATE, S_ZIP, S_RADIUS, S_PUBLISHER, S_SOURCE, S_SCHEDULE, S_HOLIDAY, S_CAP,
+    S_FIXED_CODES
+};
+
+//  A test that campaigns of a vertical apply, once per distinct test. Its
+//  answer for a lead: 1 passes, 2 fails with fails [0], 3 with fails [1].
+typedef struct {
+    s_test_kind_t kind;         //  which of the three below
+    s_rule_t rule;              //  S_TEST_RULE
+    s_lists_t lists;            //  S_TEST_LISTS
+    s_schedule_t schedule;      //  S_TEST_SCHEDULE
+    const s_reason_t *fails [2];    //  why it fails (a rule: fails [0] only)
+    uint32_t fail_codes [2];    //  the same as verdict codes
+    int range;                  //  its place in the vertical's ranges, or -1: not one
+    char *text;                 //  a rule's reason: "field:<name>"
+    char *json;                 //  the same as a JSON string and a comma (padded)
+    s_reason_t reason;          //  a rule's reason: text and json above
+} s_test_t;
+
+//  A field rule that is only a numeric range (min and / or max, no other
+//  part): a lead runs these without a branch.
+typedef struct {
+    uint32_t test;              //  the test
+    uint32_t slot;              //  the vertical's slot of its field
+    uint32_t fail_code;         //  its verdict code when it fails
+    double min;                 //  inclusive (-HUGE_VAL: none)
+    double max;                 //  inclusive (HUGE_VAL: none)
+} s_range_t;
+
+//  What a lead of one state is judged with: its candidates, and the tests
+//  they apply (each once).
+typedef struct {
+    uint32_t *candidates;       //  positions of the campaigns naming the state or none,
+                                //  in market order
+    size_t candidate_count;     //  entries in candidates
+    uint32_t *ranges;           //  the ranges (in vertical->ranges) of their tests
+    size_t range_count;         //  entries in ranges
+    uint32_t *others;           //  their other tests (in vertical->tests)
+    size_t other_count;         //  entries in others
+} s_plan_t;
 
 //  A lead field that rules read, resolved once per lead.
 typedef struct {
@@ -191,6 +243,8 @@ typedef struct {
     const pp_value_t *value;    //  the lead's value, or NULL: absent
     const char *value_text;     //  its text for in / not_in (when text), or NULL
     uint32_t text_id;           //  value_text's id in index->names, 0: none
+    bool numeric;               //  the value is a number (integer or not)
+    double number;              //  then, that number
     char buf [40];              //  room for value_text
 } s_slot_t;
 
@@ -205,20 +259,32 @@ typedef struct {
     int32_t day;                //  the date as YYYYMMDD
 } s_local_t;
 
-//  One campaign; what every lead reads first.
+//  What judging a candidate reads, side by side in market order: 40 bytes
+//  a campaign.
+#define S_HOT_TESTS 4
+typedef struct {
+    uint32_t id;                //  the campaign's id at build
+    int32_t zip_column;         //  column of its ZIP list in the ZIP matrix, or -1
+    int32_t radius_column;      //  column of its ZIP radius in the ZIP matrix, or -1
+    uint32_t tests [S_HOT_TESTS];   //  its tests (when no more) as index + 1 into a
+                                //  lead's codes, then 0 (a code that always passes)
+    uint32_t first_test;        //  all its tests: vertical->test_ids [first_test...]
+    uint32_t test_count;        //  in the order of s_exclusion
+    bool more;                  //  more tests than S_HOT_TESTS: read from test_ids
+    bool check_state;           //  names a state the index cannot place: checked by name
+    bool full;                  //  cached cap counters reached a limit
+} s_hot_t;
+
+//  One campaign.
 typedef struct {
     uint32_t id;                //  the campaign's id at build
     int zip_column;             //  column of its ZIP list in the ZIP matrix, or -1
     int radius_column;          //  column of its ZIP radius in the ZIP matrix, or -1
     bool check_state;           //  names a state the index cannot place: checked by name
     bool full;                  //  cached cap counters reached a limit
-    size_t rule_count;          //  entries in rules
-    s_rule_t *rules;            //  compiled field rules, in campaign order
-    s_lists_t *lists;           //  publisher / source lists, or NULL: none
-    s_schedule_t *schedule;     //  schedule, or NULL: always open
-    s_rule_reason_t *reasons;   //  the reason of each rule
+    s_hot_t *hot;               //  Not owned: its part of its vertical's hot, or NULL
     const pp_campaign_t *campaign;  //  Not owned: the market's
-    size_t reason_max;          //  longest reason JSON it can give
+    size_t reason_max;          //  longest reason JSON (with its comma) it can give
 } s_entry_t;
 
 //  The campaigns of one vertical.
@@ -226,18 +292,29 @@ typedef struct {
     const char *name;           //  Not owned: the vertical's name
     s_entry_t *entries;         //  Not owned: its part of index->entries, in market order
     size_t entry_count;         //  entries
+    s_hot_t *hot;               //  entry_count of what judging reads, in market order
     uint32_t *any_state;        //  positions (in entries) of campaigns judged whatever the state
     size_t any_state_count;     //  entries in any_state
     uint32_t *by_state [PP_STATE_COUNT];    //  positions of campaigns naming each state
     size_t by_state_count [PP_STATE_COUNT]; //  entries per state
-    int *gate;                  //  per position: the column of a ZIP list checked first
-                                //  (right after the state), or -1
+    s_plan_t plans [PP_STATE_COUNT + 1];    //  per state, then for a lead of no state
+    s_test_t *tests;            //  the distinct tests of its campaigns
+    size_t test_count;          //  entries in tests
+    s_range_t *ranges;          //  the tests that are ranges
+    size_t range_count;         //  entries in ranges
+    uint32_t *codes;            //  per test + 1: its verdict code for the current lead
+                                //  (codes [0] = S_TAKES: no test)
+    const s_reason_t **reasons; //  per verdict code, its reason (S_TAKES: s_reason_none)
+    size_t reason_count;        //  entries in reasons
+    uint32_t *test_ids;         //  the tests of every campaign (see s_hot_t)
+    size_t test_id_count;       //  entries in test_ids
     s_slot_t *slots;            //  lead fields read by the rules of its campaigns
     size_t slot_count;          //  entries in slots
     char *state_text;           //  `"<name>":"state",` of every campaign, in market order
                                 //  (padded): its key for any other reason too
     size_t *state_at;           //  entry_count + 1 offsets: campaign p's part of state_text
-    char *id_text;              //  the id of every campaign in decimal, in market order (padded)
+    char *id_text;              //  `,<id>` of every campaign in decimal, in market order
+                                //  (padded)
     size_t *id_at;              //  entry_count + 1 offsets: campaign p's part of id_text
     size_t excluded_max;        //  longest the excluded part of a detail can be
 } s_vertical_t;
@@ -265,8 +342,12 @@ struct filter_index {
     uint32_t *positions;        //  scratch: positions of the last lead's candidates
     const s_reason_t **verdicts;    //  scratch: why each does not take it, NULL: eligible
     size_t candidates;          //  campaigns the last match judged in full
-    char *detail;               //  the detail text of the last decide
+    char *detail;               //  the detail text of the last decide (and room before it)
     size_t detail_size;         //  allocated
+    char *id_list;              //  scratch: the eligible ids of the last decide
+    size_t id_list_size;        //  allocated
+    uint32_t *codes;            //  scratch: the verdict code of each candidate of a lead
+    uint8_t *zero_row;          //  a ZIP matrix row of no column: a lead of no usable ZIP
 };
 
 static void
@@ -356,8 +437,9 @@ s_json_string (const char *text, const char *suffix)
 static inline char *
 s_put (char *out, const char *text, size_t size)
 {
-    for (size_t i = 0; i < size; i += 16)
-        memcpy (out + i, text + i, 16);
+    memcpy (out, text, 32);
+    for (size_t i = 32; i < size; i += 32)
+        memcpy (out + i, text + i, 32);
     return out + size;
 }
 
@@ -437,12 +519,10 @@ s_zone_slot (filter_index_t *self, const char *name)
     return (int) self->zone_count++;
 }
 
-static s_schedule_t *
-s_schedule_new (filter_index_t *self, const pp_campaign_t *campaign)
+//  The schedule of a campaign that has one.
+static void
+s_schedule_fill (filter_index_t *self, s_schedule_t *schedule, const pp_campaign_t *campaign)
 {
-    if (!campaign->has_hours && campaign->holiday_count == 0)
-        return NULL;
-    s_schedule_t *schedule = (s_schedule_t *) zmalloc (sizeof (s_schedule_t));
     schedule->zone = s_zone_slot (self, campaign->time_zone ? campaign->time_zone : "UTC");
     schedule->has_hours = campaign->has_hours;
     for (int day = 0; day < 7; day++) {
@@ -456,26 +536,122 @@ s_schedule_new (filter_index_t *self, const pp_campaign_t *campaign)
         for (size_t i = 0; i < campaign->holiday_count; i++)
             schedule->holidays [i] = s_day_number (campaign->holidays [i]);
     }
-    return schedule;
 }
 
-//  Compile the field rules of an entry against its vertical's slots
-//  (`slots`: field name -> slot + 1).
+//  What tells one test from another: its parts as text, each ended so that
+//  it cannot run into the next (a number in hex and ';', a text after its
+//  length).
+typedef struct {
+    char *text;                 //  the key so far, or NULL
+    size_t size;                //  allocated
+    size_t used;                //  bytes in text
+} s_key_t;
+
 static void
-s_compile_rules (filter_index_t *self, s_entry_t *entry, s_vertical_t *vertical,
-                 zhashx_t *slots)
+s_key_put (s_key_t *key, const char *bytes, size_t size)
 {
-    const pp_campaign_t *campaign = entry->campaign;
-    if (campaign->rule_count == 0)
+    s_reserve (&key->text, &key->size, key->used + size + 1);
+    memcpy (key->text + key->used, bytes, size);
+    key->used += size;
+    key->text [key->used] = 0;
+}
+
+static void
+s_key_number (s_key_t *key, uint64_t number)
+{
+    char text [24];
+    int size = snprintf (text, sizeof text, "%llx;", (unsigned long long) number);
+    s_key_put (key, text, (size_t) size);
+}
+
+//  A double by its bits (two that compare equal may differ: then they only
+//  make two tests).
+static void
+s_key_double (s_key_t *key, double number)
+{
+    uint64_t bits;
+    memcpy (&bits, &number, sizeof bits);
+    s_key_number (key, bits);
+}
+
+static void
+s_key_text (s_key_t *key, const char *text)
+{
+    if (!text) {
+        s_key_put (key, "-;", 2);
         return;
-    entry->rules = (s_rule_t *) calloc (campaign->rule_count, sizeof (s_rule_t));
-    entry->reasons = (s_rule_reason_t *) calloc (campaign->rule_count, sizeof (s_rule_reason_t));
-    assert (entry->rules && entry->reasons);
-    entry->rule_count = campaign->rule_count;
+    }
+    size_t size = strlen (text);
+    s_key_number (key, size);
+    s_key_put (key, text, size);
+}
+
+static void
+s_key_list (s_key_t *key, char *const *list, size_t count)
+{
+    s_key_number (key, count);
+    for (size_t i = 0; i < count; i++)
+        s_key_text (key, list [i]);
+}
+
+//  The test of a key in the vertical (`keys`: key -> index + 1): its index
+//  into *id. Returns the test to fill in when new, else NULL.
+static s_test_t *
+s_test_of (s_vertical_t *vertical, zhashx_t *keys, const s_key_t *key, uint32_t *id)
+{
+    uintptr_t found = (uintptr_t) zhashx_lookup (keys, key->text);
+    if (found) {
+        *id = (uint32_t) (found - 1);
+        return NULL;
+    }
+    vertical->tests = (s_test_t *) realloc (vertical->tests,
+                                            (vertical->test_count + 1) * sizeof (s_test_t));
+    assert (vertical->tests);
+    s_test_t *test = &vertical->tests [vertical->test_count];
+    memset (test, 0, sizeof *test);
+    *id = (uint32_t) vertical->test_count++;
+    zhashx_insert (keys, key->text, (void *) (uintptr_t) vertical->test_count);
+    return test;
+}
+
+//  The tests of the campaign at `position`, in the order of s_exclusion:
+//  its lists, its field rules, its schedule (`slots`: field name -> slot +
+//  1; `keys`: see s_test_of; `key`: scratch).
+static void
+s_add_tests (filter_index_t *self, s_vertical_t *vertical, uint32_t position, zhashx_t *slots,
+             zhashx_t *keys, s_key_t *key)
+{
+    s_entry_t *entry = &vertical->entries [position];
+    s_hot_t *hot = &vertical->hot [position];
+    const pp_campaign_t *campaign = entry->campaign;
+    hot->first_test = (uint32_t) vertical->test_id_count;
+    uint32_t id;
+    if (campaign->publishers_allow_count || campaign->publishers_deny_count
+        || campaign->sources_allow_count || campaign->sources_deny_count) {
+        key->used = 0;
+        s_key_put (key, "L", 1);
+        s_key_list (key, campaign->publishers_allow, campaign->publishers_allow_count);
+        s_key_list (key, campaign->publishers_deny, campaign->publishers_deny_count);
+        s_key_list (key, campaign->sources_allow, campaign->sources_allow_count);
+        s_key_list (key, campaign->sources_deny, campaign->sources_deny_count);
+        s_test_t *test = s_test_of (vertical, keys, key, &id);
+        if (test) {
+            test->kind = S_TEST_LISTS;
+            test->lists.publishers_allow = s_intern_list (self, campaign->publishers_allow,
+                                                          campaign->publishers_allow_count);
+            test->lists.publishers_deny = s_intern_list (self, campaign->publishers_deny,
+                                                         campaign->publishers_deny_count);
+            test->lists.sources_allow = s_intern_list (self, campaign->sources_allow,
+                                                       campaign->sources_allow_count);
+            test->lists.sources_deny = s_intern_list (self, campaign->sources_deny,
+                                                      campaign->sources_deny_count);
+            test->fails [0] = &s_reason_publisher;
+            test->fails [1] = &s_reason_source;
+        }
+        s_push (&vertical->test_ids, &vertical->test_id_count, id);
+    }
     for (size_t i = 0; i < campaign->rule_count; i++) {
         const pp_field_rule_t *rule = &campaign->rules [i];
-        s_rule_t *compiled = &entry->rules [i];
-        compiled->basic = s_basic_of (rule);
         size_t slot = (size_t) (uintptr_t) zhashx_lookup (slots, rule->field);
         if (slot == 0) {
             vertical->slots = (s_slot_t *) realloc (
@@ -486,25 +662,67 @@ s_compile_rules (filter_index_t *self, s_entry_t *entry, s_vertical_t *vertical,
             slot = ++vertical->slot_count;
             zhashx_insert (slots, rule->field, (void *) (uintptr_t) slot);
         }
-        compiled->slot = slot - 1;
+        slot--;
         if (rule->in_count || rule->not_in_count)
-            vertical->slots [compiled->slot].text = true;
-        compiled->in = s_intern_list (self, rule->in, rule->in_count);
-        compiled->not_in = s_intern_list (self, rule->not_in, rule->not_in_count);
-        //  A text that does not parse stays NULL: the rule then fails, as
-        //  in the reference
-        compiled->has_equals = rule->equals != NULL;
-        compiled->equals = rule->equals ? cJSON_Parse (rule->equals) : NULL;
-        s_rule_reason_t *reason = &entry->reasons [i];
-        reason->text = zsys_sprintf ("field:%s", rule->field);
-        assert (reason->text);
-        reason->json = s_json_string (reason->text, "");
-        reason->reason.text = reason->text;
-        reason->reason.json = reason->json;
-        reason->reason.json_len = strlen (reason->json);
-        if (reason->reason.json_len > entry->reason_max)
-            entry->reason_max = reason->reason.json_len;
+            vertical->slots [slot].text = true;
+        s_basic_t basic = s_basic_of (rule);
+        key->used = 0;
+        s_key_put (key, "R", 1);
+        s_key_number (key, slot);
+        s_key_number (key, (uint64_t) (int64_t) basic.exists);
+        s_key_number (key, (uint64_t) basic.has_min * 4 + (uint64_t) basic.has_max * 2
+                           + (uint64_t) basic.needs_value);
+        s_key_double (key, basic.min);
+        s_key_double (key, basic.max);
+        s_key_list (key, rule->in, rule->in_count);
+        s_key_list (key, rule->not_in, rule->not_in_count);
+        s_key_text (key, rule->equals);
+        s_test_t *test = s_test_of (vertical, keys, key, &id);
+        if (test) {
+            test->kind = S_TEST_RULE;
+            test->rule.basic = basic;
+            test->rule.slot = slot;
+            test->rule.in = s_intern_list (self, rule->in, rule->in_count);
+            test->rule.not_in = s_intern_list (self, rule->not_in, rule->not_in_count);
+            //  A text that does not parse stays NULL: the rule then fails,
+            //  as in the reference
+            test->rule.has_equals = rule->equals != NULL;
+            test->rule.equals = rule->equals ? cJSON_Parse (rule->equals) : NULL;
+            test->text = zsys_sprintf ("field:%s", rule->field);
+            assert (test->text);
+            test->json = s_json_string (test->text, ",");
+            test->reason.text = test->text;
+            test->reason.json = test->json;
+            test->reason.json_len = strlen (test->json);
+            //  (fails [0] is set when the tests stop moving)
+        }
+        if (vertical->tests [id].reason.json_len > entry->reason_max)
+            entry->reason_max = vertical->tests [id].reason.json_len;
+        s_push (&vertical->test_ids, &vertical->test_id_count, id);
     }
+    if (campaign->has_hours || campaign->holiday_count) {
+        key->used = 0;
+        s_key_put (key, "S", 1);
+        s_key_text (key, campaign->time_zone ? campaign->time_zone : "UTC");
+        s_key_number (key, campaign->has_hours);
+        for (int day = 0; day < 7; day++) {
+            s_key_number (key, campaign->window_count [day]);
+            for (size_t w = 0; w < campaign->window_count [day]; w++) {
+                s_key_number (key, (uint64_t) (int64_t) campaign->windows [day] [w].start_min);
+                s_key_number (key, (uint64_t) (int64_t) campaign->windows [day] [w].end_min);
+            }
+        }
+        s_key_list (key, campaign->holidays, campaign->holiday_count);
+        s_test_t *test = s_test_of (vertical, keys, key, &id);
+        if (test) {
+            test->kind = S_TEST_SCHEDULE;
+            s_schedule_fill (self, &test->schedule, campaign);
+            test->fails [0] = &s_reason_schedule;
+            test->fails [1] = &s_reason_holiday;
+        }
+        s_push (&vertical->test_ids, &vertical->test_id_count, id);
+    }
+    hot->test_count = (uint32_t) (vertical->test_id_count - hot->first_test);
 }
 
 static int
@@ -541,19 +759,25 @@ s_fill_columns (filter_index_t *self, const s_entry_t *entry, const pp_zip_t *zi
                 s_set_column (self, byte * 8 + bit, entry->radius_column);
 }
 
-//  Add the entry at `position` of its vertical: compiled rules, candidate
-//  lists.
+//  Add the entry at `position` of its vertical: what judging reads, tests,
+//  candidate lists.
 static void
 s_add_to_vertical (filter_index_t *self, s_vertical_t *vertical, uint32_t position,
-                   zhashx_t *slots)
+                   zhashx_t *slots, zhashx_t *keys, s_key_t *key)
 {
     s_entry_t *entry = &vertical->entries [position];
+    s_hot_t *hot = &vertical->hot [position];
     const pp_campaign_t *campaign = entry->campaign;
-    s_compile_rules (self, entry, vertical, slots);
     for (size_t k = 0; k < campaign->state_count; k++)
         if (pp_state_index (campaign->states [k]) < 0)
             entry->check_state = true;
-    vertical->gate [position] = entry->check_state ? -1 : entry->zip_column;
+    entry->hot = hot;
+    hot->id = entry->id;
+    hot->zip_column = entry->zip_column;
+    hot->radius_column = entry->radius_column;
+    hot->check_state = entry->check_state;
+    hot->full = entry->full;
+    s_add_tests (self, vertical, position, slots, keys, key);
     if (campaign->state_count == 0 || entry->check_state)
         s_push (&vertical->any_state, &vertical->any_state_count, position);
     else
@@ -564,6 +788,111 @@ s_add_to_vertical (filter_index_t *self, s_vertical_t *vertical, uint32_t positi
             if (count == 0 || vertical->by_state [state] [count - 1] != position)
                 s_push (&vertical->by_state [state], &vertical->by_state_count [state], position);
         }
+}
+
+//  Per state, and for no state, the plan: the candidates (the campaigns of
+//  no state and those naming it, in market order) and the tests they apply
+//  (`seen`: test_count of scratch).
+static void
+s_plan (s_vertical_t *vertical, uint32_t *seen)
+{
+    for (int state = 0; state <= PP_STATE_COUNT; state++) {
+        s_plan_t *plan = &vertical->plans [state];
+        const uint32_t *any = vertical->any_state;
+        const uint32_t *named = state < PP_STATE_COUNT ? vertical->by_state [state] : NULL;
+        size_t any_count = vertical->any_state_count;
+        size_t named_count = state < PP_STATE_COUNT ? vertical->by_state_count [state] : 0;
+        uint32_t *merged = (uint32_t *) malloc ((any_count + named_count + 1) * sizeof (uint32_t));
+        assert (merged);
+        size_t a = 0, n = 0, k = 0;
+        while (a < any_count || n < named_count)
+            merged [k++] = n == named_count || (a < any_count && any [a] < named [n])
+                           ? any [a++] : named [n++];
+        plan->candidates = merged;
+        plan->candidate_count = k;
+        for (size_t c = 0; c < k; c++) {
+            const s_hot_t *hot = &vertical->hot [merged [c]];
+            for (uint32_t i = 0; i < hot->test_count; i++) {
+                uint32_t t = vertical->test_ids [hot->first_test + i];
+                if (seen [t] == (uint32_t) state + 1)
+                    continue;
+                seen [t] = (uint32_t) state + 1;
+                int range = vertical->tests [t].range;
+                if (range >= 0)
+                    s_push (&plan->ranges, &plan->range_count, (uint32_t) range);
+                else
+                    s_push (&plan->others, &plan->other_count, t);
+            }
+        }
+        if (state < PP_STATE_COUNT) {
+            free (vertical->by_state [state]);
+            vertical->by_state [state] = NULL;
+            vertical->by_state_count [state] = 0;
+        }
+    }
+}
+
+//  A field rule that is a numeric range and nothing else.
+static bool
+s_is_range (const s_rule_t *rule)
+{
+    return rule->basic.exists == -1 && (rule->basic.has_min || rule->basic.has_max)
+           && rule->basic.needs_value && rule->in.count == 0 && rule->not_in.count == 0
+           && !rule->has_equals;
+}
+
+//  Verdict codes: the reasons, the codes of every test, the ranges, and
+//  each campaign's first tests.
+static void
+s_codes (s_vertical_t *vertical)
+{
+    static const s_reason_t *fixed [S_FIXED_CODES] = {
+        &s_reason_none, &s_reason_state, &s_reason_zip, &s_reason_radius, &s_reason_publisher,
+        &s_reason_source, &s_reason_schedule, &s_reason_holiday, &s_reason_cap
+    };
+    vertical->reasons = (const s_reason_t **) calloc (S_FIXED_CODES + vertical->test_count,
+                                                      sizeof (s_reason_t *));
+    vertical->codes = (uint32_t *) calloc (vertical->test_count + 1, sizeof (uint32_t));
+    assert (vertical->reasons && vertical->codes);
+    memcpy (vertical->reasons, fixed, sizeof fixed);
+    vertical->reason_count = S_FIXED_CODES;
+    for (size_t t = 0; t < vertical->test_count; t++) {
+        s_test_t *test = &vertical->tests [t];
+        test->range = -1;
+        if (test->kind == S_TEST_RULE) {
+            //  The tests no longer move: a rule's reason is its own
+            test->fails [0] = &test->reason;
+            test->fail_codes [0] = (uint32_t) vertical->reason_count;
+            vertical->reasons [vertical->reason_count++] = &test->reason;
+            if (s_is_range (&test->rule)) {
+                vertical->ranges = (s_range_t *) realloc (
+                    vertical->ranges, (vertical->range_count + 1) * sizeof (s_range_t));
+                assert (vertical->ranges);
+                s_range_t *range = &vertical->ranges [vertical->range_count];
+                range->test = (uint32_t) t;
+                range->slot = (uint32_t) test->rule.slot;
+                range->fail_code = test->fail_codes [0];
+                range->min = test->rule.basic.has_min ? test->rule.basic.min : -HUGE_VAL;
+                range->max = test->rule.basic.has_max ? test->rule.basic.max : HUGE_VAL;
+                test->range = (int) vertical->range_count++;
+            }
+        }
+        else
+        if (test->kind == S_TEST_LISTS) {
+            test->fail_codes [0] = S_PUBLISHER;
+            test->fail_codes [1] = S_SOURCE;
+        }
+        else {
+            test->fail_codes [0] = S_SCHEDULE;
+            test->fail_codes [1] = S_HOLIDAY;
+        }
+    }
+    for (size_t p = 0; p < vertical->entry_count; p++) {
+        s_hot_t *hot = &vertical->hot [p];
+        hot->more = hot->test_count > S_HOT_TESTS;
+        for (uint32_t i = 0; !hot->more && i < hot->test_count; i++)
+            hot->tests [i] = vertical->test_ids [hot->first_test + i] + 1;
+    }
 }
 
 //  Decimal digits of n at out; returns the end.
@@ -596,11 +925,11 @@ s_detail_texts (s_vertical_t *vertical)
         const s_entry_t *entry = &vertical->entries [p];
         keys [p] = s_json_string (entry->campaign->name, ":");
         size_t key_len = strlen (keys [p]);
-        size += key_len + s_reason_state.json_len + 1;
-        vertical->excluded_max += key_len + entry->reason_max + 1;
+        size += key_len + s_reason_state.json_len;
+        vertical->excluded_max += key_len + entry->reason_max;
     }
     vertical->state_text = (char *) calloc (1, size + S_PAD + 1);
-    vertical->id_text = (char *) calloc (1, count * 10 + S_PAD + 1);
+    vertical->id_text = (char *) calloc (1, count * 11 + S_PAD + 1);
     assert (vertical->state_text && vertical->id_text);
     char *out = vertical->state_text, *ids = vertical->id_text;
     for (size_t p = 0; p < count; p++) {
@@ -610,14 +939,35 @@ s_detail_texts (s_vertical_t *vertical)
         out += key_len;
         memcpy (out, s_reason_state.json, s_reason_state.json_len);
         out += s_reason_state.json_len;
-        *out++ = ',';
         free (keys [p]);
         vertical->id_at [p] = (size_t) (ids - vertical->id_text);
+        *ids++ = ',';
         ids = s_print_u32 (ids, vertical->entries [p].id);
     }
     vertical->state_at [count] = (size_t) (out - vertical->state_text);
     vertical->id_at [count] = (size_t) (ids - vertical->id_text);
     free (keys);
+}
+
+//  The rest of a vertical, once its entries are placed.
+static void
+s_vertical_build (filter_index_t *self, s_vertical_t *vertical, zhashx_t *slots)
+{
+    size_t count = vertical->entry_count;
+    vertical->hot = (s_hot_t *) calloc (count + 1, sizeof (s_hot_t));
+    zhashx_t *keys = zhashx_new ();
+    assert (vertical->hot && keys);
+    s_key_t key = {NULL, 0, 0};
+    for (size_t p = 0; p < count; p++)
+        s_add_to_vertical (self, vertical, (uint32_t) p, slots, keys, &key);
+    free (key.text);
+    zhashx_destroy (&keys);
+    s_codes (vertical);
+    uint32_t *seen = (uint32_t *) calloc (vertical->test_count + 1, sizeof (uint32_t));
+    assert (seen);
+    s_plan (vertical, seen);
+    free (seen);
+    s_detail_texts (vertical);
 }
 
 filter_index_t *
@@ -633,6 +983,7 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
     self->ids = (s_id_t *) calloc (entries, sizeof (s_id_t));
     self->positions = (uint32_t *) calloc (entries, sizeof (uint32_t));
     self->verdicts = (const s_reason_t **) calloc (entries, sizeof (s_reason_t *));
+    self->codes = (uint32_t *) calloc (entries, sizeof (uint32_t));
     self->vertical_count = pp_market_vertical_count (market);
     size_t verticals = self->vertical_count + 1;        //  and "none"
     self->verticals = (s_vertical_t *) calloc (verticals, sizeof (s_vertical_t));
@@ -640,7 +991,7 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
     size_t *vertical_of = (size_t *) calloc (entries, sizeof (size_t));
     size_t *next = (size_t *) calloc (verticals, sizeof (size_t));
     assert (self->names && self->entries && self->ids && self->positions && self->verdicts
-            && self->verticals && slots && vertical_of && next);
+            && self->codes && self->verticals && slots && vertical_of && next);
     for (size_t v = 0; v < self->vertical_count; v++) {
         self->verticals [v].name = pp_market_vertical_at (market, v)->name;
         slots [v] = zhashx_new ();
@@ -672,6 +1023,8 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
         entry->radius_column = campaign->radius_zip [0] ? columns++ : -1;
     }
     self->row_bytes = ((size_t) columns + 7) / 8;
+    self->zero_row = (uint8_t *) calloc (self->row_bytes + 1, 1);
+    assert (self->zero_row);
     uint8_t *bitmap = NULL;
     if (columns) {
         self->zip_matrix = (uint8_t *) calloc (PP_ZIP_SLOTS, self->row_bytes);
@@ -685,28 +1038,10 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
         self->ids [e].id = campaign->id;
         self->ids [e].entry = (uint32_t) e;
         s_fill_columns (self, entry, zip, bitmap);
-        entry->schedule = s_schedule_new (self, campaign);
-        if (campaign->publishers_allow_count || campaign->publishers_deny_count
-            || campaign->sources_allow_count || campaign->sources_deny_count) {
-            entry->lists = (s_lists_t *) zmalloc (sizeof (s_lists_t));
-            entry->lists->publishers_allow = s_intern_list (self, campaign->publishers_allow,
-                                                            campaign->publishers_allow_count);
-            entry->lists->publishers_deny = s_intern_list (self, campaign->publishers_deny,
-                                                           campaign->publishers_deny_count);
-            entry->lists->sources_allow = s_intern_list (self, campaign->sources_allow,
-                                                         campaign->sources_allow_count);
-            entry->lists->sources_deny = s_intern_list (self, campaign->sources_deny,
-                                                        campaign->sources_deny_count);
-        }
         entry->reason_max = S_FIXED_REASON_MAX;
     }
     for (size_t v = 0; v < self->vertical_count; v++) {
-        s_vertical_t *vertical = &self->verticals [v];
-        vertical->gate = (int *) calloc (vertical->entry_count + 1, sizeof (int));
-        assert (vertical->gate);
-        for (size_t p = 0; p < vertical->entry_count; p++)
-            s_add_to_vertical (self, vertical, (uint32_t) p, slots [v]);
-        s_detail_texts (vertical);
+        s_vertical_build (self, &self->verticals [v], slots [v]);
         zhashx_destroy (&slots [v]);
     }
     free (slots);
@@ -717,6 +1052,24 @@ filter_index_new (pp_market_t *market, const pp_zip_t *zip)
     return self;
 }
 
+static void
+s_test_free (s_test_t *test)
+{
+    s_ids_free (&test->rule.in);
+    s_ids_free (&test->rule.not_in);
+    cJSON_Delete (test->rule.equals);
+    test->rule.equals = NULL;
+    s_ids_free (&test->lists.publishers_allow);
+    s_ids_free (&test->lists.publishers_deny);
+    s_ids_free (&test->lists.sources_allow);
+    s_ids_free (&test->lists.sources_deny);
+    free (test->schedule.holidays);
+    test->schedule.holidays = NULL;
+    zstr_free (&test->text);
+    free (test->json);
+    test->json = NULL;
+}
+
 void
 filter_index_destroy (filter_index_t **self_p)
 {
@@ -724,35 +1077,24 @@ filter_index_destroy (filter_index_t **self_p)
     filter_index_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->entry_count; i++) {
-        s_entry_t *entry = &self->entries [i];
-        for (size_t r = 0; r < entry->rule_count; r++) {
-            s_ids_free (&entry->rules [r].in);
-            s_ids_free (&entry->rules [r].not_in);
-            cJSON_Delete (entry->rules [r].equals);
-            zstr_free (&entry->reasons [r].text);
-            free (entry->reasons [r].json);
-        }
-        free (entry->rules);
-        free (entry->reasons);
-        if (entry->lists) {
-            s_ids_free (&entry->lists->publishers_allow);
-            s_ids_free (&entry->lists->publishers_deny);
-            s_ids_free (&entry->lists->sources_allow);
-            s_ids_free (&entry->lists->sources_deny);
-            free (entry->lists);
-        }
-        if (entry->schedule) {
-            free (entry->schedule->holidays);
-            free (entry->schedule);
-        }
-    }
     for (size_t v = 0; v < self->vertical_count; v++) {
         s_vertical_t *vertical = &self->verticals [v];
+        for (size_t t = 0; t < vertical->test_count; t++)
+            s_test_free (&vertical->tests [t]);
+        free (vertical->tests);
+        free (vertical->ranges);
+        free (vertical->codes);
+        free (vertical->reasons);
+        free (vertical->test_ids);
+        free (vertical->hot);
         for (int k = 0; k < PP_STATE_COUNT; k++)
             free (vertical->by_state [k]);
+        for (int k = 0; k <= PP_STATE_COUNT; k++) {
+            free (vertical->plans [k].candidates);
+            free (vertical->plans [k].ranges);
+            free (vertical->plans [k].others);
+        }
         free (vertical->any_state);
-        free (vertical->gate);
         free (vertical->slots);
         free (vertical->state_text);
         free (vertical->state_at);
@@ -764,9 +1106,12 @@ filter_index_destroy (filter_index_t **self_p)
     free (self->ids);
     free (self->positions);
     free (self->verdicts);
+    free (self->codes);
+    free (self->zero_row);
     free (self->zip_matrix);
     free (self->zones);
     free (self->detail);
+    free (self->id_list);
     zhashx_destroy (&self->names);
     pp_market_unlink (&self->market);
     free (self);
@@ -786,16 +1131,23 @@ filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
         else
             high = mid;
     }
-    for (size_t i = low; i < self->entry_count && self->ids [i].id == campaign_id; i++)
-        self->entries [self->ids [i].entry].full = full;
+    for (size_t i = low; i < self->entry_count && self->ids [i].id == campaign_id; i++) {
+        s_entry_t *entry = &self->entries [self->ids [i].entry];
+        entry->full = full;
+        if (entry->hot)
+            entry->hot->full = full;
+    }
 }
 
 void
 filter_index_clear_full (filter_index_t *self)
 {
     assert (self);
-    for (size_t i = 0; i < self->entry_count; i++)
+    for (size_t i = 0; i < self->entry_count; i++) {
         self->entries [i].full = false;
+        if (self->entries [i].hot)
+            self->entries [i].hot->full = false;
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -1088,6 +1440,11 @@ s_slot (s_lead_ctx_t *ctx, size_t i)
         slot->value_text = slot->text && slot->value && slot->value->type != PP_VALUE_NIL
                            ? s_value_text (slot->value, slot->buf, sizeof slot->buf) : NULL;
         slot->text_id = s_name_id (ctx->index, slot->value_text);
+        slot->numeric = slot->value && (slot->value->type == PP_VALUE_INT
+                                        || slot->value->type == PP_VALUE_NUM);
+        slot->number = !slot->numeric ? 0
+                       : slot->value->type == PP_VALUE_INT ? (double) slot->value->i
+                                                           : slot->value->n;
     }
     return slot;
 }
@@ -1113,47 +1470,30 @@ s_local (s_lead_ctx_t *ctx, int zone)
     return local;
 }
 
-//  Why a candidate does not take the lead (NULL: it does), in the order of
-//  s_exclusion. The vertical is the lead's, and so is a state it names
-//  unless the index could not place one of them.
-static const s_reason_t *
-s_judge (s_lead_ctx_t *ctx, const s_entry_t *entry)
+//  A test's answer for the lead: 1 passes, 2 fails with fails [0], 3 with
+//  fails [1].
+static uint8_t
+s_test_run (s_lead_ctx_t *ctx, const s_test_t *test)
 {
-    if (entry->check_state
-        && (!ctx->state
-            || !s_listed (ctx->state, entry->campaign->states, entry->campaign->state_count)))
-        return &s_reason_state;
-    if (entry->zip_column >= 0 && !s_column (ctx->zip_row, entry->zip_column))
-        return &s_reason_zip;
-    if (entry->radius_column >= 0 && !s_column (ctx->zip_row, entry->radius_column))
-        return &s_reason_radius;
-    if (entry->lists) {
+    if (test->kind == S_TEST_RULE)
+        return s_rule_compiled (&test->rule, s_slot (ctx, test->rule.slot)) ? 1 : 2;
+    if (test->kind == S_TEST_LISTS) {
         if (!ctx->named) {
             ctx->named = true;
             ctx->publisher_id = s_name_id (ctx->index, pp_lead_publisher (ctx->lead));
             ctx->source_id = s_name_id (ctx->index, pp_lead_source (ctx->lead));
         }
-        if (!s_allowed_id (ctx->publisher_id, &entry->lists->publishers_allow,
-                           &entry->lists->publishers_deny))
-            return &s_reason_publisher;
-        if (!s_allowed_id (ctx->source_id, &entry->lists->sources_allow,
-                           &entry->lists->sources_deny))
-            return &s_reason_source;
+        if (!s_allowed_id (ctx->publisher_id, &test->lists.publishers_allow,
+                           &test->lists.publishers_deny))
+            return 2;
+        if (!s_allowed_id (ctx->source_id, &test->lists.sources_allow,
+                           &test->lists.sources_deny))
+            return 3;
+        return 1;
     }
-    for (size_t i = 0; i < entry->rule_count; i++) {
-        const s_rule_t *rule = &entry->rules [i];
-        if (!s_rule_compiled (rule, s_slot (ctx, rule->slot)))
-            return &entry->reasons [i].reason;
-    }
-    if (entry->schedule) {
-        const s_reason_t *closed
-            = s_schedule_at (entry->schedule, s_local (ctx, entry->schedule->zone));
-        if (closed)
-            return closed;
-    }
-    if (entry->full)
-        return &s_reason_cap;
-    return NULL;
+    const s_reason_t *closed
+        = s_schedule_at (&test->schedule, s_local (ctx, test->schedule.zone));
+    return !closed ? 1 : closed == &s_reason_schedule ? 2 : 3;
 }
 
 static s_vertical_t *
@@ -1165,50 +1505,87 @@ s_vertical_of (filter_index_t *self, const char *name)
     return NULL;
 }
 
-//  Judge the lead's candidates in market order into index->positions and
-//  index->verdicts (index->candidates of them); add the eligible ones to the
-//  lead's list. Returns how many are eligible.
-static size_t
-s_judge_candidates (filter_index_t *self, s_vertical_t *vertical, pp_lead_t *lead,
-                    int64_t now_us)
+//  Whether a ZIP matrix row has a column; -1: a column every row has.
+static inline bool
+s_in_column (const uint8_t *row, int32_t column)
 {
-    s_lead_ctx_t ctx;
-    memset (&ctx, 0, sizeof ctx);
-    ctx.index = self;
-    ctx.vertical = vertical;
-    ctx.lead = lead;
-    ctx.fields = pp_lead_fields (lead);
-    ctx.now_us = now_us;
-    ctx.state = pp_fields_str (ctx.fields, "state");
-    ctx.zip_row = s_zip_row (self, s_zip_number (pp_fields_str (ctx.fields, "zip")));
-    self->lead++;               //  a new lead for the slots
-    //  Two lists of ascending positions, merged
-    int state = pp_state_index (ctx.state);
-    const uint32_t *any = vertical->any_state;
-    const uint32_t *named = state >= 0 ? vertical->by_state [state] : NULL;
-    size_t any_count = vertical->any_state_count;
-    size_t named_count = state >= 0 ? vertical->by_state_count [state] : 0;
-    size_t a = 0, n = 0, k = 0, count = 0;
-    while (a < any_count || n < named_count) {
-        uint32_t position = n == named_count || (a < any_count && any [a] < named [n])
-                            ? any [a++] : named [n++];
-        //  Most campaigns with a ZIP list fail on it: settled without
-        //  reading their entry
-        int gate = vertical->gate [position];
-        const s_reason_t *verdict = &s_reason_zip;
-        if (gate < 0 || s_column (ctx.zip_row, gate)) {
-            const s_entry_t *entry = &vertical->entries [position];
-            verdict = s_judge (&ctx, entry);
-            if (!verdict) {
-                pp_lead_add_eligible (lead, entry->id);
-                count++;
-            }
+    uint32_t at = column < 0 ? 0 : (uint32_t) column;
+    return column < 0 || ((row [at >> 3] >> (at & 7)) & 1);
+}
+
+//  The verdict code of the candidate at `position`, from the lead's test
+//  codes: the first of its ZIP list, radius, tests and cap that fails, as
+//  in s_exclusion. Whether a check fails is a coin toss to the processor:
+//  every check is read and the first failure kept without a branch.
+static inline uint32_t
+s_code (const s_lead_ctx_t *ctx, const s_vertical_t *vertical, uint32_t position)
+{
+    const s_hot_t *hot = &vertical->hot [position];
+    const uint32_t *codes = vertical->codes;
+    uint32_t code = hot->full ? S_CAP : S_TAKES;
+    if (hot->more) {
+        const uint32_t *tests = vertical->test_ids + hot->first_test;
+        for (uint32_t i = hot->test_count; i-- > 0; ) {
+            uint32_t failed = codes [tests [i] + 1];
+            code = failed ? failed : code;
         }
-        self->positions [k] = position;
-        self->verdicts [k++] = verdict;
     }
-    self->candidates = k;
-    return count;
+    else
+        for (int i = S_HOT_TESTS - 1; i >= 0; i--) {
+            uint32_t failed = codes [hot->tests [i]];
+            code = failed ? failed : code;
+        }
+    code = s_in_column (ctx->zip_row, hot->radius_column) ? code : S_RADIUS;
+    code = s_in_column (ctx->zip_row, hot->zip_column) ? code : S_ZIP;
+    if (hot->check_state) {
+        const pp_campaign_t *campaign = vertical->entries [position].campaign;
+        if (!ctx->state || !s_listed (ctx->state, campaign->states, campaign->state_count))
+            code = S_STATE;
+    }
+    return code;
+}
+
+//  Reads the lead once: its state, its ZIP's row, its fields, and runs
+//  every test its candidates apply (each once); then the verdict code of
+//  each candidate into index->codes. Returns the plan.
+static const s_plan_t *
+s_judge (s_lead_ctx_t *ctx, filter_index_t *self, s_vertical_t *vertical, pp_lead_t *lead,
+         int64_t now_us)
+{
+    memset (ctx, 0, sizeof *ctx);
+    ctx->index = self;
+    ctx->vertical = vertical;
+    ctx->lead = lead;
+    ctx->fields = pp_lead_fields (lead);
+    ctx->now_us = now_us;
+    ctx->state = pp_fields_str (ctx->fields, "state");
+    ctx->zip_row = s_zip_row (self, s_zip_number (pp_fields_str (ctx->fields, "zip")));
+    if (!ctx->zip_row)
+        ctx->zip_row = self->zero_row;
+    int state = pp_state_index (ctx->state);
+    const s_plan_t *plan = &vertical->plans [state >= 0 ? state : PP_STATE_COUNT];
+    self->lead++;
+    self->candidates = plan->candidate_count;
+    //  The fields first, then the ranges without a branch, then the rest
+    for (size_t i = 0; i < vertical->slot_count; i++)
+        s_slot (ctx, i);
+    uint32_t *codes = vertical->codes;
+    const s_slot_t *slots = vertical->slots;
+    for (size_t i = 0; i < plan->range_count; i++) {
+        const s_range_t *range = &vertical->ranges [plan->ranges [i]];
+        const s_slot_t *slot = &slots [range->slot];
+        bool holds = slot->numeric & !(slot->number < range->min)
+                     & !(slot->number > range->max);
+        codes [range->test + 1] = holds ? S_TAKES : range->fail_code;
+    }
+    for (size_t i = 0; i < plan->other_count; i++) {
+        const s_test_t *test = &vertical->tests [plan->others [i]];
+        uint8_t answer = s_test_run (ctx, test);
+        codes [plan->others [i] + 1] = answer == 1 ? S_TAKES : test->fail_codes [answer - 2];
+    }
+    for (size_t k = 0; k < plan->candidate_count; k++)
+        self->codes [k] = s_code (ctx, vertical, plan->candidates [k]);
+    return plan;
 }
 
 size_t
@@ -1219,11 +1596,20 @@ filter_index_match (filter_index_t *self, pp_lead_t *lead, int64_t now_us, cJSON
     s_vertical_t *vertical = s_vertical_of (self, pp_lead_vertical (lead));
     if (!vertical)
         return 0;
-    size_t count = s_judge_candidates (self, vertical, lead, now_us);
+    s_lead_ctx_t ctx;
+    const s_plan_t *plan = s_judge (&ctx, self, vertical, lead, now_us);
+    size_t count = 0;
+    for (size_t k = 0; k < plan->candidate_count; k++)
+        if (self->codes [k] == S_TAKES) {
+            pp_lead_add_eligible (lead, vertical->hot [plan->candidates [k]].id);
+            count++;
+        }
     for (size_t p = 0, k = 0; excluded && p < vertical->entry_count; p++) {
         const s_reason_t *reason = &s_reason_state;
-        if (k < self->candidates && self->positions [k] == p)
-            reason = self->verdicts [k++];
+        if (k < plan->candidate_count && plan->candidates [k] == p) {
+            uint32_t code = self->codes [k++];
+            reason = code == S_TAKES ? NULL : vertical->reasons [code];
+        }
         if (reason)
             cJSON_AddStringToObject (excluded, vertical->entries [p].campaign->name,
                                      reason->text);
@@ -1231,62 +1617,82 @@ filter_index_match (filter_index_t *self, pp_lead_t *lead, int64_t now_us, cJSON
     return count;
 }
 
-//  Writes the detail into index->detail: {"campaigns":[<ids>],
-//  "excluded":{"<name>":"<reason>",...}}; `added` of the lead's eligible
-//  ids are those of the last judged candidates.
-static void
-s_detail (filter_index_t *self, const s_vertical_t *vertical, pp_lead_t *lead, size_t added)
+//  Judges the lead's candidates and writes the detail:
+//  {"campaigns":[<ids>],"excluded":{"<name>":"<reason>",...}}. The
+//  excluded part goes to index->detail after room for the rest, the ids to
+//  index->id_list; then the head and the ids are put right before the
+//  excluded part. Returns how many were added to the lead's list; sets
+//  *detail_p to the text.
+static size_t
+s_decide (filter_index_t *self, s_vertical_t *vertical, pp_lead_t *lead, int64_t now_us,
+          const char **detail_p)
 {
     static const char head [] = "{\"campaigns\":[";
     static const char middle [] = "],\"excluded\":{";
-    size_t eligible = pp_lead_eligible_size (lead);
+    enum { HEAD = sizeof head - 1, MIDDLE = sizeof middle - 1, ID_MAX = 11 };
+    s_lead_ctx_t ctx;
+    const s_plan_t *plan = vertical ? s_judge (&ctx, self, vertical, lead, now_us) : NULL;
+    size_t candidates = plan ? plan->candidate_count : 0;
+    //  Ids already on the list come first
+    size_t before = pp_lead_eligible_size (lead);
+    size_t ids_max = (before + candidates) * ID_MAX;
+    s_reserve (&self->id_list, &self->id_list_size, ids_max + S_PAD + 1);
+    size_t room = HEAD + ids_max + MIDDLE;
     s_reserve (&self->detail, &self->detail_size,
-               sizeof head + sizeof middle + eligible * 11
-               + (vertical ? vertical->excluded_max : 0) + 3 + S_PAD);
-    char *out = self->detail;
-    memcpy (out, head, sizeof head - 1);
-    out += sizeof head - 1;
-    //  Ids already on the list, then those of the candidates taking it
-    for (size_t i = 0; i < eligible - added; i++) {
-        if (i)
-            *out++ = ',';
-        out = s_print_u32 (out, pp_lead_eligible (lead, i));
+               room + (vertical ? vertical->excluded_max : 0) + 3 + S_PAD);
+    char *ids = self->id_list;
+    for (size_t i = 0; i < before; i++) {
+        *ids++ = ',';
+        ids = s_print_u32 (ids, pp_lead_eligible (lead, i));
     }
-    for (size_t k = 0; added && k < self->candidates; k++)
-        if (!self->verdicts [k]) {
-            size_t position = self->positions [k];
-            if (out > self->detail + sizeof head - 1)
-                *out++ = ',';
-            out = s_put (out, vertical->id_text + vertical->id_at [position],
-                         vertical->id_at [position + 1] - vertical->id_at [position]);
+    char *excluded = self->detail + room;
+    char *out = excluded;
+    size_t count = 0;
+    if (plan) {
+        //  The campaigns between two candidates are excluded by state: one
+        //  copy of their part of state_text; a candidate excluded for
+        //  another reason takes its key from there too. Whether a
+        //  candidate takes the lead is a coin toss to the processor: no
+        //  branch on it, only the sizes copied differ
+        const char *text = vertical->state_text;
+        const size_t *at = vertical->state_at;
+        const size_t *id_at = vertical->id_at;
+        uint32_t *eligible = self->positions;
+        size_t next = 0;
+        for (size_t k = 0; k < candidates; k++) {
+            uint32_t position = plan->candidates [k];
+            uint32_t code = self->codes [k];
+            bool takes = code == S_TAKES;
+            const s_reason_t *shown = vertical->reasons [code];
+            size_t end = takes ? at [position] : at [position + 1] - s_reason_state.json_len;
+            out = s_put (out, text + at [next], end - at [next]);
+            out = s_put (out, shown->json, shown->json_len);
+            size_t id_len = takes ? id_at [position + 1] - id_at [position] : 0;
+            ids = s_put (ids, vertical->id_text + id_at [position], id_len);
+            eligible [count] = vertical->hot [position].id;
+            count += takes;
+            next = position + 1;
         }
-    memcpy (out, middle, sizeof middle - 1);
-    out += sizeof middle - 1;
-    char *excluded = out;
-    //  The campaigns between two candidates are excluded by state: one copy
-    //  of their part of state_text; a candidate excluded for another reason
-    //  takes its key from there
-    size_t next = 0;
-    for (size_t k = 0; vertical && k <= self->candidates; k++) {
-        size_t position = k < self->candidates ? self->positions [k] : vertical->entry_count;
-        size_t run = vertical->state_at [position] - vertical->state_at [next];
-        if (run) {
-            memcpy (out, vertical->state_text + vertical->state_at [next], run);
-            out += run;
-        }
-        const s_reason_t *verdict = k < self->candidates ? self->verdicts [k] : NULL;
-        if (verdict) {
-            size_t at = vertical->state_at [position];
-            size_t key_len = vertical->state_at [position + 1] - at - s_reason_state.json_len - 1;
-            out = s_put (out, vertical->state_text + at, key_len);
-            out = s_put (out, verdict->json, verdict->json_len);
-            *out++ = ',';
-        }
-        next = position + 1;
+        out = s_put (out, text + at [next], at [vertical->entry_count] - at [next]);
+        for (size_t i = 0; i < count; i++)
+            pp_lead_add_eligible (lead, eligible [i]);
     }
     if (out > excluded)
         out--;                  //  the last comma
     memcpy (out, "}}", 3);
+    //  The ids without their first comma, right before the excluded part
+    size_t ids_len = (size_t) (ids - self->id_list);
+    const char *id_text = self->id_list;
+    if (ids_len) {
+        id_text++;
+        ids_len--;
+    }
+    char *start = excluded - MIDDLE - ids_len - HEAD;
+    memcpy (start, head, HEAD);
+    memcpy (start + HEAD, id_text, ids_len);
+    memcpy (start + HEAD + ids_len, middle, MIDDLE);
+    *detail_p = start;
+    return count;
 }
 
 size_t
@@ -1296,10 +1702,7 @@ filter_index_decide (filter_index_t *self, pp_lead_t *lead, int64_t now_us,
     assert (self && lead && detail_p);
     self->candidates = 0;
     s_vertical_t *vertical = s_vertical_of (self, pp_lead_vertical (lead));
-    size_t count = vertical ? s_judge_candidates (self, vertical, lead, now_us) : 0;
-    s_detail (self, vertical, lead, count);
-    *detail_p = self->detail;
-    return count;
+    return s_decide (self, vertical, lead, now_us, detail_p);
 }
 
 size_t

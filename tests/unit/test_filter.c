@@ -2177,6 +2177,143 @@ test_filter_index_local_time_cache (void **state)
     s_fixture_destroy (&fx);
 }
 
+//  Campaigns that share their tests (the same rules, lists, schedules, in
+//  any state), campaigns with more tests than the index keeps side by side,
+//  and numeric ranges at their edges: every campaign's verdict is the
+//  reference's, and the detail is, byte for byte, what cJSON prints of the
+//  eligible ids (some already on the lead's list) and filter_index_match's
+//  `excluded`.
+static void
+test_filter_index_shared_tests (void **state)
+{
+    static const char *filters [] = {
+        "\"filters\": {\"fields\": {\"bill\": {\"min\": 100}}}",
+        "\"filters\": {\"states\": [\"TX\"], \"fields\": {\"bill\": {\"min\": 100}}}",
+        "\"filters\": {\"states\": [\"CA\", \"TX\"], \"fields\": {\"bill\": {\"min\": 100}}}",
+        "\"filters\": {\"fields\": {\"bill\": {\"min\": 100, \"max\": 200}}}",
+        "\"filters\": {\"fields\": {\"bill\": {\"max\": 200}, \"ratio\": {\"min\": 0.5}}}",
+        "\"filters\": {\"fields\": {\"ratio\": {\"max\": 0.5}}}",
+        "\"filters\": {\"fields\": {\"kids\": {\"exists\": false}, \"bill\": {\"min\": 100}}}",
+        "\"filters\": {\"fields\": {\"kids\": {\"min\": 1, \"exists\": true}}}",
+        //  Seven tests: lists, five rules, a schedule
+        "\"filters\": {\"publishers\": {\"deny\": [\"pub4\"]}, \"fields\": {"
+        "  \"bill\": {\"max\": 150}, \"ratio\": {\"min\": 0.1}, \"kids\": {\"min\": 1},"
+        "  \"owner\": {\"equals\": true}, \"credit\": {\"in\": [\"good\", \"fair\"]}}},"
+        " \"schedule\": {\"time_zone\": \"America/Chicago\", \"hours\": {\"mon-fri\": \"08:00-18:00\"}}",
+        "\"filters\": {\"states\": [\"TX\"], \"publishers\": {\"deny\": [\"pub4\"]}, \"fields\": {"
+        "  \"bill\": {\"max\": 150}, \"ratio\": {\"min\": 0.1}, \"kids\": {\"min\": 1},"
+        "  \"owner\": {\"equals\": true}, \"credit\": {\"in\": [\"good\", \"fair\"]}}},"
+        " \"schedule\": {\"time_zone\": \"America/Chicago\", \"hours\": {\"mon-fri\": \"08:00-18:00\"}}",
+        "\"filters\": {\"sources\": {\"allow\": [\"s1\"]}, \"fields\": {"
+        "  \"roof\": {\"not_in\": [\"flat\"]}, \"bill\": {\"min\": 100}, \"ratio\": {\"max\": 0.5},"
+        "  \"kids\": {\"max\": 3}, \"credit\": {\"in\": [\"good\"]}}}",
+        "\"schedule\": {\"time_zone\": \"America/Chicago\", \"hours\": {\"mon-fri\": \"08:00-18:00\"},"
+        " \"holidays\": [\"2026-12-25\"]}",
+        "\"filters\": {\"fields\": {\"bill\": {\"min\": 100}}},"
+        " \"schedule\": {\"time_zone\": \"America/Chicago\", \"hours\": {\"mon-fri\": \"08:00-18:00\"},"
+        " \"holidays\": [\"2026-12-25\"]}"
+    };
+    enum { FILTERS = sizeof filters / sizeof filters [0], COPIES = 3 };
+    char json [16384];
+    size_t used = (size_t) snprintf (
+        json, sizeof json,
+        "{\"verticals\": [{\"name\": \"solar\", \"fields\": {\"state\": {\"type\": \"state\"},"
+        "  \"bill\": {\"type\": \"integer\"}, \"ratio\": {\"type\": \"number\"},"
+        "  \"owner\": {\"type\": \"boolean\"}, \"kids\": {\"type\": \"integer\"},"
+        "  \"credit\": {\"type\": \"enum\", \"values\": [\"excellent\", \"good\", \"fair\", \"poor\"]},"
+        "  \"roof\": {\"type\": \"string\"}}}],"
+        " \"buyers\": [{\"name\": \"b\", \"campaigns\": [");
+    //  Each filter three times, interleaved
+    for (int copy = 0; copy < COPIES; copy++)
+        for (int f = 0; f < FILTERS; f++) {
+            used += (size_t) snprintf (json + used, sizeof json - used,
+                                       "%s{\"name\": \"c%d-%d\", \"vertical\": \"solar\","
+                                       " \"bid\": {\"fixed\": 1},"
+                                       " \"post\": {\"url\": \"http://127.0.0.1:1/p\"}, %s}",
+                                       copy || f ? "," : "", f, copy, filters [f]);
+            assert_true (used < sizeof json);
+        }
+    snprintf (json + used, sizeof json - used, "]}]}");
+    pp_market_t *market = s_parse_market (json);
+    assert_int_equal (pp_market_campaign_count (market), FILTERS * COPIES);
+    filter_index_t *index = filter_index_new (market, NULL);
+    filter_index_set_full (index, 2, true);
+    static const char *leads [][3] = {
+        {"{\"state\": \"TX\", \"bill\": 100, \"ratio\": 0.5, \"kids\": 1, \"owner\": true,"
+         " \"credit\": \"good\", \"roof\": \"tile\"}", "pub1", "s1"},
+        {"{\"state\": \"TX\", \"bill\": 99, \"ratio\": 0.50001, \"kids\": 0, \"owner\": true,"
+         " \"credit\": \"fair\", \"roof\": \"flat\"}", "pub4", "s2"},
+        {"{\"state\": \"CA\", \"bill\": 200, \"ratio\": 0.1, \"kids\": 3, \"owner\": false,"
+         " \"credit\": \"good\"}", "pub1", "s1"},
+        {"{\"state\": \"NY\", \"bill\": 150.5, \"ratio\": 1e300, \"kids\": 4}", "", ""},
+        {"{\"state\": \"CA\", \"bill\": \"150\", \"ratio\": \"x\", \"owner\": \"true\"}", "pub1", ""},
+        {"{\"state\": \"ZZ\", \"bill\": 201, \"ratio\": -0.0, \"kids\": null}", "pub1", "s1"},
+        {"{\"bill\": -1e9, \"ratio\": 0}", "", "s1"},
+        {"{\"state\": \"TX\", \"bill\": 150, \"ratio\": 0.1, \"kids\": 1, \"owner\": true,"
+         " \"credit\": \"good\"}", "pub2", "s1"}
+    };
+    enum { LEADS = sizeof leads / sizeof leads [0] };
+    //  A weekday at work, a weekday at night, a holiday
+    int64_t instants [] = {s_utc (2026, 12, 22, 16, 0, 0), s_utc (2026, 12, 22, 3, 0, 0),
+                           s_utc (2026, 12, 25, 16, 0, 0)};
+    size_t eligible_seen = 0, excluded_seen = 0;
+    for (int t = 0; t < 3; t++)
+        for (int l = 0; l < LEADS; l++) {
+            pp_lead_t *lead = s_lead ("solar", leads [l][0], leads [l][1], leads [l][2]);
+            cJSON *detail = s_decide (market, index, lead, instants [t]);
+            for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
+                const pp_campaign_t *campaign = pp_market_campaign_at (market, i);
+                char buf [96];
+                const char *why = filter_exclusion (index, campaign, lead, instants [t], buf,
+                                                    sizeof buf);
+                const char *said = s_said (detail, campaign, lead);
+                if (!said || !streq (said, why ? why : ""))
+                    fail_msg ("instant %d, lead %d, campaign %s: the detail says '%s',"
+                              " the reference '%s'", t, l, campaign->name,
+                              said ? said : "(none)", why ? why : "");
+                if (why)
+                    excluded_seen++;
+                else
+                    eligible_seen++;
+            }
+            cJSON_Delete (detail);
+            //  Byte for byte, with two ids already on the list
+            pp_lead_clear_eligible (lead);
+            pp_lead_add_eligible (lead, 4000000000u);
+            pp_lead_add_eligible (lead, 7);
+            const char *text = NULL;
+            size_t count = filter_index_decide (index, lead, instants [t], &text);
+            assert_non_null (text);
+            assert_int_equal (pp_lead_eligible_size (lead), count + 2);
+            char *mine = strdup (text);
+            assert_non_null (mine);
+            pp_lead_clear_eligible (lead);
+            pp_lead_add_eligible (lead, 4000000000u);
+            pp_lead_add_eligible (lead, 7);
+            cJSON *excluded = cJSON_CreateObject ();
+            assert_int_equal (filter_index_match (index, lead, instants [t], excluded), count);
+            cJSON *whole = cJSON_CreateObject ();
+            cJSON *ids = cJSON_AddArrayToObject (whole, "campaigns");
+            for (size_t k = 0; k < pp_lead_eligible_size (lead); k++)
+                cJSON_AddItemToArray (ids, cJSON_CreateNumber (pp_lead_eligible (lead, k)));
+            cJSON_AddItemToObject (whole, "excluded", excluded);
+            char *printed = cJSON_PrintUnformatted (whole);
+            assert_non_null (printed);
+            if (!streq (mine, printed))
+                fail_msg ("instant %d, lead %d: the detail\n%s\nis not what cJSON prints\n%s", t,
+                          l, mine, printed);
+            free (printed);
+            free (mine);
+            cJSON_Delete (whole);
+            pp_lead_destroy (&lead);
+        }
+    //  Both kinds of verdict were seen, many times
+    assert_true (eligible_seen > 20);
+    assert_true (excluded_seen > 200);
+    filter_index_destroy (&index);
+    pp_market_unlink (&market);
+}
+
 int
 main (void)
 {
@@ -2203,6 +2340,7 @@ main (void)
         cmocka_unit_test (test_filter_index_odd_state),
         cmocka_unit_test (test_filter_index_full_by_id),
         cmocka_unit_test (test_filter_index_local_time_cache),
+        cmocka_unit_test (test_filter_index_shared_tests),
     };
     //  PP_TEST_FILTER=test_filter_index_* runs some tests only
     if (getenv ("PP_TEST_FILTER"))
