@@ -1331,7 +1331,7 @@ static const char *s_radius_keys [] = { "zip", "miles", NULL };
 static const char *s_rule_keys [] = { "min", "max", "in", "not_in", "equals", "exists", NULL };
 static const char *s_allow_keys [] = { "allow", "deny", NULL };
 static const char *s_schedule_keys [] = { "time_zone", "hours", "holidays", NULL };
-static const char *s_cap_keys [] = { "count", "amount", "per", NULL };
+static const char *s_cap_keys [] = { "count", "amount", "per", "pacing", NULL };
 static const char *s_cap_pers [] = { "hour", "day", "week", "month", "total", NULL };
 //  What a mapping may take besides the vertical's fields.
 static const char *s_meta_sources [] = {
@@ -1950,6 +1950,22 @@ s_caps_parse (s_ctx_t *ctx, const cJSON *caps, pp_campaign_t *self)
             if (per >= 0) {
                 entry->per = strdup (s_cap_pers [per]);
                 assert (entry->per);
+            }
+            //  Pacing spreads a day's limit over the day's open hours: a
+            //  cap of any other period has no day to spread it over
+            const char *pacing = s_get_string (ctx, cap, "pacing", false);
+            if (pacing) {
+                if (!streq (pacing, "even")) {
+                    char clipped [64];
+                    s_err_key (ctx, "pacing", "campaign '%s': unknown pacing '%s', must be 'even'",
+                               self->name, s_clip (pacing, clipped, sizeof clipped));
+                }
+                else
+                if (per >= 0 && !streq (s_cap_pers [per], "day"))
+                    s_err_key (ctx, "pacing", "campaign '%s': pacing applies only to a cap"
+                               " per day, not per %s", self->name, s_cap_pers [per]);
+                else
+                    entry->pacing_even = true;
             }
         }
         s_pop (ctx, mark);

@@ -105,6 +105,8 @@ typedef struct {
     int count;                  //  leads, 0 = none
     int64_t amount_cents;       //  money, 0 = none
     char *per;                  //  "hour", "day", "week", "month", "total"
+    bool pacing_even;           //  "pacing": "even" (per day only): the day's limit spread
+                                //  evenly over the campaign's open minutes of the day
 } pp_cap_t;
 
 typedef struct {

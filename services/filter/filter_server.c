@@ -136,6 +136,7 @@ static const s_reason_t s_reason_source = S_REASON ("source");
 static const s_reason_t s_reason_schedule = S_REASON ("schedule");
 static const s_reason_t s_reason_holiday = S_REASON ("holiday");
 static const s_reason_t s_reason_cap = S_REASON ("cap");
+static const s_reason_t s_reason_pacing = S_REASON ("pacing");
 //  No reason: what a detail shows of an eligible candidate's
 static const s_reason_t s_reason_none = {"", S_ZEROS, 0};
 #define S_FIXED_REASON_MAX (sizeof ("\"zip_radius\",") - 1)    //  the longest above
@@ -195,7 +196,7 @@ typedef enum {
 //  field rule test of the vertical (see s_vertical_t reasons).
 enum {
     S_TAKES, S_STATE, S_ZIP, S_RADIUS, S_PUBLISHER, S_SOURCE, S_SCHEDULE, S_HOLIDAY, S_CAP,
-    S_FIXED_CODES
+    S_PACING, S_FIXED_CODES
 };
 
 //  A test that campaigns of a vertical apply, once per distinct test. Its
@@ -273,7 +274,9 @@ typedef struct {
     bool more;                  //  more tests than S_HOT_TESTS: read from test_ids
     bool check_state;           //  names a state the index cannot place: checked by name
     bool full;                  //  cached cap counters reached a limit
+    bool paced;                 //  cached day counters reached what even pacing allows yet
 } s_hot_t;
+_Static_assert (sizeof (s_hot_t) == 40, "s_hot_t is 40 bytes a campaign");
 
 //  One campaign.
 typedef struct {
@@ -282,6 +285,7 @@ typedef struct {
     int radius_column;          //  column of its ZIP radius in the ZIP matrix, or -1
     bool check_state;           //  names a state the index cannot place: checked by name
     bool full;                  //  cached cap counters reached a limit
+    bool paced;                 //  cached day counters reached what even pacing allows yet
     s_hot_t *hot;               //  Not owned: its part of its vertical's hot, or NULL
     const pp_campaign_t *campaign;  //  Not owned: the market's
     size_t reason_max;          //  longest reason JSON (with its comma) it can give
@@ -777,6 +781,7 @@ s_add_to_vertical (filter_index_t *self, s_vertical_t *vertical, uint32_t positi
     hot->radius_column = entry->radius_column;
     hot->check_state = entry->check_state;
     hot->full = entry->full;
+    hot->paced = entry->paced;
     s_add_tests (self, vertical, position, slots, keys, key);
     if (campaign->state_count == 0 || entry->check_state)
         s_push (&vertical->any_state, &vertical->any_state_count, position);
@@ -848,7 +853,8 @@ s_codes (s_vertical_t *vertical)
 {
     static const s_reason_t *fixed [S_FIXED_CODES] = {
         &s_reason_none, &s_reason_state, &s_reason_zip, &s_reason_radius, &s_reason_publisher,
-        &s_reason_source, &s_reason_schedule, &s_reason_holiday, &s_reason_cap
+        &s_reason_source, &s_reason_schedule, &s_reason_holiday, &s_reason_cap,
+        &s_reason_pacing
     };
     vertical->reasons = (const s_reason_t **) calloc (S_FIXED_CODES + vertical->test_count,
                                                       sizeof (s_reason_t *));
@@ -1118,11 +1124,11 @@ filter_index_destroy (filter_index_t **self_p)
     *self_p = NULL;
 }
 
-void
-filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
+//  The first of the sorted ids that is campaign_id's (every entry of it
+//  follows), or entry_count.
+static size_t
+s_first_of (const filter_index_t *self, uint32_t campaign_id)
 {
-    assert (self);
-    //  The first entry of that id, then every entry of it
     size_t low = 0, high = self->entry_count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
@@ -1131,7 +1137,15 @@ filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
         else
             high = mid;
     }
-    for (size_t i = low; i < self->entry_count && self->ids [i].id == campaign_id; i++) {
+    return low;
+}
+
+void
+filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
+{
+    assert (self);
+    for (size_t i = s_first_of (self, campaign_id);
+         i < self->entry_count && self->ids [i].id == campaign_id; i++) {
         s_entry_t *entry = &self->entries [self->ids [i].entry];
         entry->full = full;
         if (entry->hot)
@@ -1147,6 +1161,30 @@ filter_index_clear_full (filter_index_t *self)
         self->entries [i].full = false;
         if (self->entries [i].hot)
             self->entries [i].hot->full = false;
+    }
+}
+
+void
+filter_index_set_paced (filter_index_t *self, uint32_t campaign_id, bool paced)
+{
+    assert (self);
+    for (size_t i = s_first_of (self, campaign_id);
+         i < self->entry_count && self->ids [i].id == campaign_id; i++) {
+        s_entry_t *entry = &self->entries [self->ids [i].entry];
+        entry->paced = paced;
+        if (entry->hot)
+            entry->hot->paced = paced;
+    }
+}
+
+void
+filter_index_clear_paced (filter_index_t *self)
+{
+    assert (self);
+    for (size_t i = 0; i < self->entry_count; i++) {
+        self->entries [i].paced = false;
+        if (self->entries [i].hot)
+            self->entries [i].hot->paced = false;
     }
 }
 
@@ -1352,6 +1390,118 @@ s_schedule (const pp_campaign_t *campaign, int64_t now_us)
     return "schedule";
 }
 
+//  Even pacing: a day's limit spread over the campaign's open minutes of
+//  the day, counted on the local wall clock that the schedule uses (so a
+//  day of 23 or 25 hours has the minutes its windows say; only a campaign
+//  open at the change sees it: the skipped hour of spring counts as
+//  passed, the repeated hour of autumn runs its minutes again, the
+//  allowance stepping back an hour's share and climbing again).
+
+//  Minutes of [0, upto) that the union of the windows covers (the windows
+//  of one day may overlap: "mon": ["09:00-12:00", "11:00-13:00"]).
+static int
+s_open_minutes (const pp_window_t *windows, size_t count, int upto)
+{
+    int open = 0, cursor = 0;
+    while (cursor < upto) {
+        //  The first covered minute from the cursor on, then as far as
+        //  windows overlapping one another carry the cover
+        int start = upto;
+        for (size_t i = 0; i < count; i++) {
+            int from = windows [i].start_min > cursor ? windows [i].start_min : cursor;
+            if (from < windows [i].end_min && from < start)
+                start = from;
+        }
+        if (start >= upto)
+            break;
+        int end = start;
+        for (bool grew = true; grew; ) {
+            grew = false;
+            for (size_t i = 0; i < count; i++)
+                if (windows [i].start_min <= end && windows [i].end_min > end) {
+                    end = windows [i].end_min;
+                    grew = true;
+                }
+        }
+        end = end < upto ? end : upto;
+        open += end - start;
+        cursor = end;
+    }
+    return open;
+}
+
+//  Open minutes of the campaign's local day at now_us: so far (this
+//  minute included) into *elapsed, in all into *total. -1 when no pacing
+//  question arises: a holiday, no open minute that day, an unknown zone.
+static int
+s_pacing_day (const pp_campaign_t *campaign, int64_t now_us, int *elapsed, int *total)
+{
+    int wday, minute;
+    char date [11];
+    if (filter_local_time (campaign->time_zone, now_us, &wday, &minute, date))
+        return -1;
+    if (s_listed (date, campaign->holidays, campaign->holiday_count))
+        return -1;
+    if (campaign->has_hours) {
+        *total = s_open_minutes (campaign->windows [wday], campaign->window_count [wday], 1440);
+        *elapsed = s_open_minutes (campaign->windows [wday], campaign->window_count [wday],
+                                   minute + 1);
+    }
+    else {
+        *total = 1440;
+        *elapsed = minute + 1;
+    }
+    return *total > 0 ? 0 : -1;
+}
+
+//  ceil (limit * elapsed / total) for 0 <= elapsed <= total, without
+//  overflow for any limit
+static int64_t
+s_pacing_share (int64_t limit, int elapsed, int total)
+{
+    int64_t whole = limit / total, rest = limit % total;
+    return whole * elapsed + (rest * elapsed + total - 1) / total;
+}
+
+int64_t
+filter_pacing_allowed (const pp_campaign_t *campaign, int64_t limit, int64_t now_us)
+{
+    assert (campaign);
+    int elapsed, total;
+    if (limit <= 0 || s_pacing_day (campaign, now_us, &elapsed, &total))
+        return -1;
+    return s_pacing_share (limit, elapsed, total);
+}
+
+bool
+filter_pacing_reached (const pp_campaign_t *campaign, int64_t count, int64_t amount_cents,
+                       int64_t now_us)
+{
+    assert (campaign);
+    int elapsed = 0, total = 0;
+    bool day_known = false, reached = false;
+    for (size_t k = 0; k < campaign->cap_count && !reached; k++) {
+        const pp_cap_t *cap = &campaign->caps [k];
+        if (!cap->pacing_even || !cap->per || !streq (cap->per, "day"))
+            continue;
+        if (!day_known) {
+            if (s_pacing_day (campaign, now_us, &elapsed, &total))
+                return false;
+            day_known = true;
+        }
+        if (cap->count > 0 && count >= s_pacing_share (cap->count, elapsed, total))
+            reached = true;
+        if (cap->amount_cents > 0) {
+            int64_t allowed = s_pacing_share (cap->amount_cents, elapsed, total);
+            if (amount_cents >= allowed
+                || (campaign->bid_kind == PP_BID_FIXED
+                    && amount_cents + campaign->bid_fixed_cents > allowed))
+                reached = true;
+        }
+    }
+    return reached;
+}
+
 //  The rules of one campaign, cheapest first: the brute-force reference,
 //  which uses nothing the index prepared but the ZIP matrix.
 static const char *
@@ -1393,6 +1543,8 @@ s_exclusion (const filter_index_t *self, const s_entry_t *entry, pp_lead_t *lead
         return closed;
     if (entry->full)
         return "cap";
+    if (entry->paced)
+        return "pacing";
     return NULL;
 }
 
@@ -1514,15 +1666,17 @@ s_in_column (const uint8_t *row, int32_t column)
 }
 
 //  The verdict code of the candidate at `position`, from the lead's test
-//  codes: the first of its ZIP list, radius, tests and cap that fails, as
-//  in s_exclusion. Whether a check fails is a coin toss to the processor:
-//  every check is read and the first failure kept without a branch.
+//  codes: the first of its ZIP list, radius, tests, cap and pacing that
+//  fails, as in s_exclusion. Whether a check fails is a coin toss to the
+//  processor: every check is read and the first failure kept without a
+//  branch.
 static inline uint32_t
 s_code (const s_lead_ctx_t *ctx, const s_vertical_t *vertical, uint32_t position)
 {
     const s_hot_t *hot = &vertical->hot [position];
     const uint32_t *codes = vertical->codes;
-    uint32_t code = hot->full ? S_CAP : S_TAKES;
+    uint32_t code = hot->paced ? S_PACING : S_TAKES;
+    code = hot->full ? S_CAP : code;
     if (hot->more) {
         const uint32_t *tests = vertical->test_ids + hot->first_test;
         for (uint32_t i = hot->test_count; i-- > 0; ) {
@@ -1721,9 +1875,21 @@ struct filter_server {
     filter_index_t *index;      //  index of the current market
 };
 
+//  A campaign has a cap paced evenly.
+static bool
+s_paces (const pp_campaign_t *campaign)
+{
+    for (size_t k = 0; k < campaign->cap_count; k++)
+        if (campaign->caps [k].pacing_even)
+            return true;
+    return false;
+}
+
 //  Cached cap counters: a campaign whose counters of the current periods
 //  reached a count limit, or an amount limit its fixed bid cannot fit under,
-//  is skipped until they change. Deliver's reservation stays the exact check.
+//  is skipped until they change; one whose counters of the day reached what
+//  even pacing allows so far is skipped as "pacing" (a soft throttle, from
+//  the same counters). Deliver's reservation stays the exact check.
 static int
 s_refresh_caps (zloop_t *loop, int timer_id, void *arg)
 {
@@ -1737,13 +1903,20 @@ s_refresh_caps (zloop_t *loop, int timer_id, void *arg)
     strcpy (ids, "{");
     strcpy (zones, "{");
     bool any = false;
+    int64_t now_us = pp_now_us ();
     //  One pass clears the flags (a lookup per campaign was quadratic in
     //  the campaigns, every second)
     filter_index_clear_full (self->index);
+    filter_index_clear_paced (self->index);
     for (size_t i = 0; i < pp_market_campaign_count (market); i++) {
         const pp_campaign_t *campaign = pp_market_campaign_at (market, i);
         if (campaign->cap_count == 0)
             continue;
+        //  Paced as if nothing were sold today (no counter row yet: a fixed
+        //  bid may still not fit what pacing allows so far); a row of the
+        //  day below decides otherwise
+        if (s_paces (campaign) && filter_pacing_reached (campaign, 0, 0, now_us))
+            filter_index_set_paced (self->index, campaign->id, true);
         const char *zone = campaign->time_zone ? campaign->time_zone : "UTC";
         size += strlen (zone) + 24;
         ids = (char *) realloc (ids, size);
@@ -1772,6 +1945,10 @@ s_refresh_caps (zloop_t *loop, int timer_id, void *arg)
             const char *per = PQgetvalue (result, row, 1);
             long long count = atoll (PQgetvalue (result, row, 2));
             long long amount = atoll (PQgetvalue (result, row, 3));
+            //  Pacing reads the day's counters whether or not a cap is full
+            if (streq (per, "day") && s_paces (campaign))
+                filter_index_set_paced (self->index, campaign->id,
+                                        filter_pacing_reached (campaign, count, amount, now_us));
             for (size_t k = 0; k < campaign->cap_count; k++) {
                 const pp_cap_t *cap = &campaign->caps [k];
                 if (!cap->per || !streq (cap->per, per))

@@ -42,6 +42,13 @@ void
 //  Mark every campaign not full (before re-reading the counters).
 void
     filter_index_clear_full (filter_index_t *self);
+//  Mark a campaign paced (its cached counters of the day reached what even
+//  pacing allows so far: filter_pacing_reached) or not.
+void
+    filter_index_set_paced (filter_index_t *self, uint32_t campaign_id, bool paced);
+//  Mark every campaign not paced (before re-reading the counters).
+void
+    filter_index_clear_paced (filter_index_t *self);
 //  Add the ids of the campaigns that take the lead at `now_us` to the lead's
 //  eligible list, in market order; when `excluded` (a JSON object) is given,
 //  add to it campaign name -> reason for every campaign of the lead's
@@ -65,9 +72,9 @@ size_t
     filter_index_candidates (const filter_index_t *self);
 //  Why one campaign does not take the lead at `now_us`: NULL when it does,
 //  else "vertical", "state", "zip", "zip_radius", "publisher", "source",
-//  "field:<name>", "schedule", "holiday" or "cap" (written into buf, at
-//  least 96 bytes, when it names a field). The brute-force reference of
-//  filter_index_match.
+//  "field:<name>", "schedule", "holiday", "cap" or "pacing" (written into
+//  buf, at least 96 bytes, when it names a field). The brute-force
+//  reference of filter_index_match.
 const char *
     filter_exclusion (filter_index_t *self, const pp_campaign_t *campaign, pp_lead_t *lead,
                       int64_t now_us, char *buf, size_t size);
@@ -76,5 +83,21 @@ const char *
 //  date (11 bytes). 0, or -1 for an unknown zone.
 int
     filter_local_time (const char *zone, int64_t now_us, int *wday, int *minute, char *date);
+//  Even pacing of a daily `limit` (leads, or cents) at `now_us`: how much
+//  of it the campaign may have used so far today, ceil (limit * elapsed /
+//  total), where total is the campaign's open minutes of its local day
+//  (filter_local_time; its schedule windows of that weekday, the whole day
+//  without hours) and elapsed those up to and including the current
+//  minute, on the local wall clock. -1 when no pacing question arises: a
+//  holiday, no open minute that day, an unknown zone, a limit <= 0.
+int64_t
+    filter_pacing_allowed (const pp_campaign_t *campaign, int64_t limit, int64_t now_us);
+//  Whether today's counters (`count` leads, `amount_cents`) pace the
+//  campaign out at `now_us`: for any cap per day with "pacing": "even",
+//  count >= the count allowed so far, or amount >= the amount allowed so
+//  far, or (fixed bid) amount + the bid > it.
+bool
+    filter_pacing_reached (const pp_campaign_t *campaign, int64_t count, int64_t amount_cents,
+                           int64_t now_us);
 
 #endif

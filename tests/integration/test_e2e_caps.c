@@ -7,7 +7,9 @@
 //  capped, the rest to fallback, counters that agree, and every lead that
 //  missed capped says why (the filter's "cap" or deliver's post_skipped
 //  cap_full). Then "amount" (40.00, 100 a day, 1,000.00 a day) joins: its
-//  amount cap binds first, at exactly 25 sales.
+//  amount cap binds first, at exactly 25 sales. Last, "paced" (60.00, a
+//  count cap of 100 a day with even pacing over a 200-minute window that
+//  opens now) takes one lead, then filter paces it out (reason "pacing").
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@ static const char *s_mock_buyers [] = {
     "amount:bid=40.00,delay_ms=0,accept=1",
     "fallback:bid=10.00,delay_ms=0,accept=1",
     "picky:bid=50.00,delay_ms=0,accept=0.2",
+    "paced:bid=60.00,delay_ms=0,accept=1",
     NULL
 };
 
@@ -238,9 +241,9 @@ s_unexplained (pp_fleet_t *fleet, const char *buyer_campaign, const char *capped
         buyer_campaign, capped, since, NULL);
 }
 
-//  The trace of one lead names `capped` as excluded by "cap" (filter).
+//  The trace of one lead names `capped` as excluded by `reason` (filter).
 static void
-s_check_trace_cap (pp_fleet_t *fleet, const char *lead_id, const char *capped)
+s_check_trace (pp_fleet_t *fleet, const char *lead_id, const char *capped, const char *reason)
 {
     int exit_code = -1;
     char *out = pp_fleet_cli (fleet, &exit_code, "lead", "trace", lead_id, "--format", "json",
@@ -256,18 +259,19 @@ s_check_trace_cap (pp_fleet_t *fleet, const char *lead_id, const char *capped)
         cJSON *excluded = cJSON_GetObjectItemCaseSensitive (detail, "excluded");
         const char *why = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (excluded,
                                                                                   capped));
-        if (kind && strcmp (kind, "eligible") == 0 && why && strcmp (why, "cap") == 0)
+        if (kind && strcmp (kind, "eligible") == 0 && why && strcmp (why, reason) == 0)
             named = true;
     }
-    PP_CHECKF (fleet, named, "the trace of %s does not name %s excluded by \"cap\": %.3000s",
-               lead_id, capped, out);
+    PP_CHECKF (fleet, named, "the trace of %s does not name %s excluded by \"%s\": %.3000s",
+               lead_id, capped, reason, out);
     cJSON_Delete (trace);
     free (out);
 }
 
-//  One lead now, sold to fallback, whose trace shows `capped` excluded by cap.
+//  One lead now, sold to fallback, whose trace shows `capped` excluded by
+//  `reason`.
 static void
-s_late_lead (pp_fleet_t *fleet, const char *capped)
+s_late_lead (pp_fleet_t *fleet, const char *capped, const char *reason)
 {
     //  filter re-reads the counters every second
     pp_fleet_sleep_ms (1500);
@@ -282,7 +286,7 @@ s_late_lead (pp_fleet_t *fleet, const char *capped)
     snprintf (lead_id, sizeof lead_id, "%s", pp_fleet_reply_lead_id (reply));
     pp_fleet_reply_destroy (&reply);
     PP_CHECK (fleet, pp_fleet_wait_answered (fleet, lead_id, 10000) == 0);
-    s_check_trace_cap (fleet, lead_id, capped);
+    s_check_trace (fleet, lead_id, capped, reason);
 }
 
 static int64_t
@@ -358,7 +362,7 @@ test_e2e_caps_count_cap (void **state)
                "%lld leads sold to fallback without a cap exclusion or cap_full skip of capped",
                (long long) unexplained);
     //  A lead after the cap filled: filter names the cap
-    s_late_lead (fleet, "capped-c");
+    s_late_lead (fleet, "capped-c", "cap");
 }
 
 //  ---------------------------------------------------------------------------
@@ -401,7 +405,7 @@ test_e2e_caps_amount_cap (void **state)
     PP_CHECKF (fleet, unexplained == 0,
                "%lld leads sold to fallback without a cap exclusion or cap_full skip of amount-c",
                (long long) unexplained);
-    s_late_lead (fleet, "amount-c");
+    s_late_lead (fleet, "amount-c", "cap");
     free (since);
 }
 
@@ -478,6 +482,92 @@ test_e2e_caps_released (void **state)
                (long long) rejected);
 }
 
+//  ---------------------------------------------------------------------------
+//  Even pacing: a day cap of 100 over a 200-minute window that opens at the
+//  current minute allows ceil (100 * 1 / 200) = 1 lead in its first two
+//  minutes. The first lead goes to paced-c (the best bid); once filter has
+//  re-read the counters, the next is sold to fallback and its trace says
+//  "pacing" (not "cap": the cap is far from full).
+
+static void
+test_e2e_caps_paced (void **state)
+{
+    s_state_t *self = *state;
+    pp_fleet_t *fleet = self->fleet;
+    //  A zone whose local time leaves the window inside today
+    static const char *zones [] = {"UTC", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata"};
+    char zone [64] = "";
+    int minute = -1;
+    time_t now = time (NULL);
+    char *saved = getenv ("TZ") ? strdup (getenv ("TZ")) : NULL;
+    for (size_t i = 0; i < sizeof zones / sizeof zones [0] && !*zone; i++) {
+        setenv ("TZ", zones [i], 1);
+        tzset ();
+        struct tm tm;
+        localtime_r (&now, &tm);
+        minute = tm.tm_hour * 60 + tm.tm_min;
+        if (minute <= 1440 - 200 - 5)
+            snprintf (zone, sizeof zone, "%s", zones [i]);
+    }
+    if (saved) {
+        setenv ("TZ", saved, 1);
+        free (saved);
+    }
+    else
+        unsetenv ("TZ");
+    tzset ();
+    PP_CHECK (fleet, *zone);
+    char window [32];
+    snprintf (window, sizeof window, "%02d:%02d-%02d:%02d", minute / 60, minute % 60,
+              (minute + 200) / 60, (minute + 200) % 60);
+    printf ("paced-c opens %s in %s\n", window, zone);
+    char *buyers = NULL;
+    PP_CHECK (fleet, asprintf (
+                         &buyers,
+                         "[{\"name\": \"paced\", \"campaigns\": [{"
+                         "   \"name\": \"paced-c\", \"vertical\": \"solar\", \"tier\": 1,"
+                         "   \"bid\": {\"fixed\": 60.00},"
+                         "   \"post\": {\"url\": \"@BUYER@/paced/post\", \"timeout_ms\": 5000},"
+                         "   \"filters\": {\"states\": [\"CA\"]},"
+                         "   \"schedule\": {\"time_zone\": \"%s\", \"hours\": {\"mon-sun\": \"%s\"}},"
+                         "   \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"}]}]},"
+                         " {\"name\": \"fallback\", \"campaigns\": [{"
+                         "   \"name\": \"fallback-c\", \"vertical\": \"solar\", \"tier\": 1,"
+                         "   \"bid\": {\"fixed\": 10.00},"
+                         "   \"post\": {\"url\": \"@BUYER@/fallback/post\", \"timeout_ms\": 5000},"
+                         "   \"filters\": {\"states\": [\"CA\"]}}]}]",
+                         zone, window)
+                         > 0);
+    char *market = pp_fleet_market_json (buyers);
+    free (buyers);
+    PP_CHECK (fleet, market && pp_fleet_apply (fleet, market) == 0);
+    free (market);
+
+    //  Nothing sold yet: paced-c takes the first lead (60.00, 80% paid out)
+    pp_fleet_sleep_ms (1100);
+    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
+    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
+    cJSON_Delete (lead);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "first paced lead", 200, "sold"));
+    PP_CHECKF (fleet, pp_fleet_reply_price_cents (reply) == 4800,
+               "first lead paid %lld, want 48.00 (80%% of paced-c's 60.00)",
+               (long long) pp_fleet_reply_price_cents (reply));
+    pp_fleet_reply_destroy (&reply);
+    char *counters = pp_fleet_sql (
+        fleet,
+        "select string_agg(k.per || ':' || k.count, ',') from cap_counters k join campaigns c"
+        " on c.id = k.campaign_id where c.name = 'paced-c'",
+        NULL);
+    PP_CHECKF (fleet, counters && strcmp (counters, "day:1") == 0,
+               "cap_counters of paced-c: %s, want day:1", counters ? counters : "(none)");
+    free (counters);
+    //  Then filter's next re-read paces it out: fallback, and the reason
+    s_late_lead (fleet, "paced-c", "pacing");
+    PP_CHECK (fleet, pp_fleet_sql_int (fleet, "select count(*) from sales s join campaigns c"
+                                              " on c.id = s.campaign_id where c.name = 'paced-c'",
+                                       NULL) == 1);
+}
+
 int
 main (void)
 {
@@ -485,6 +575,7 @@ main (void)
         cmocka_unit_test (test_e2e_caps_count_cap),
         cmocka_unit_test (test_e2e_caps_amount_cap),
         cmocka_unit_test (test_e2e_caps_released),
+        cmocka_unit_test (test_e2e_caps_paced),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

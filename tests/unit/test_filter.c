@@ -1449,6 +1449,276 @@ test_filter_cap_full (void **state)
     s_fixture_destroy (&fx);
 }
 
+//  ---------------------------------------------------------------------------
+//  Even pacing: what a daily cap allows so far, and the index's flag
+
+#define S_POST "\"post\": {\"url\": \"http://127.0.0.1:1/p\"}"
+#define S_CAMPAIGN(name, rest) \
+    "{\"name\": \"" name "\", \"vertical\": \"solar\", " S_POST ", " rest "}"
+
+//  A market of paced campaigns (ids 1, 2, ... in this order).
+static const char *s_paced_market =
+    "{\"verticals\": [{\"name\": \"solar\", \"fields\": {\"state\": {\"type\": \"state\"},"
+    "  \"bill\": {\"type\": \"integer\"}, \"a\": {\"type\": \"string\"},"
+    "  \"b\": {\"type\": \"string\"}, \"c\": {\"type\": \"string\"}}}],"
+    " \"buyers\": [{\"name\": \"b\", \"campaigns\": ["
+    S_CAMPAIGN ("paced", "\"bid\": {\"fixed\": 25}, \"filters\": {\"states\": [\"CA\"]},"
+                " \"schedule\": {\"time_zone\": \"UTC\","
+                "  \"hours\": {\"mon-sun\": \"08:00-20:00\"}},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"},"
+                "  {\"amount\": 2500.00, \"per\": \"day\", \"pacing\": \"even\"},"
+                "  {\"count\": 30, \"per\": \"hour\"}]") ","
+    S_CAMPAIGN ("ping", "\"bid\": {\"ping\": {\"url\": \"http://127.0.0.1:1/ping\"}},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"},"
+                "  {\"amount\": 100.00, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("two", "\"bid\": {\"fixed\": 1}, \"schedule\": {\"time_zone\": \"UTC\","
+                " \"hours\": {\"mon-sun\": [\"09:00-12:00\", \"13:00-17:00\"]}},"
+                " \"caps\": [{\"count\": 42, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("overlap", "\"bid\": {\"fixed\": 1}, \"schedule\": {\"time_zone\": \"UTC\","
+                " \"hours\": {\"mon-sun\": [\"11:00-13:00\", \"09:00-12:00\"]}},"
+                " \"caps\": [{\"count\": 240, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("weekdays", "\"bid\": {\"fixed\": 1}, \"schedule\": {\"time_zone\": \"UTC\","
+                " \"hours\": {\"mon-fri\": \"08:00-20:00\"}, \"holidays\": [\"2026-03-05\"]},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("ny", "\"bid\": {\"fixed\": 1}, \"schedule\": {\"time_zone\":"
+                " \"America/New_York\", \"hours\": {\"mon-sun\": \"08:00-20:00\"}},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("nyday", "\"bid\": {\"fixed\": 1}, \"schedule\": {\"time_zone\":"
+                " \"America/New_York\"},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"}]") ","
+    S_CAMPAIGN ("unpaced", "\"bid\": {\"fixed\": 1},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\"}]") ","
+    S_CAMPAIGN ("many", "\"bid\": {\"fixed\": 1}, \"filters\": {\"fields\": {"
+                " \"bill\": {\"min\": 1}, \"state\": {\"exists\": true},"
+                " \"a\": {\"exists\": false}, \"b\": {\"exists\": false},"
+                " \"c\": {\"exists\": false}}},"
+                " \"schedule\": {\"time_zone\": \"UTC\","
+                "  \"hours\": {\"mon-sun\": \"08:00-20:00\"}},"
+                " \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"}]")
+    "]}]}";
+
+//  filter_pacing_allowed of campaign `name` for `limit` at a UTC instant.
+static int64_t
+s_allowed (const pp_market_t *market, const char *name, int64_t limit, int64_t now_us)
+{
+    const pp_campaign_t *campaign = pp_market_campaign (market, name);
+    if (!campaign)
+        fail_msg ("no campaign %s", name);
+    return filter_pacing_allowed (campaign, limit, now_us);
+}
+
+static void
+test_filter_pacing_allowed (void **state)
+{
+    pp_market_t *market = s_parse_market (s_paced_market);
+    //  2026-03-04 is a Wednesday. 08:00-20:00 is 720 open minutes; at
+    //  08:00 one has passed (the current minute counts): ceil (100 x 1 /
+    //  720) = 1; at 08:07, ceil (800 / 720) = 2; at 13:59, 360 minutes,
+    //  exactly 50; at 14:00, ceil (36100 / 720) = ceil (50.14) = 51; at
+    //  19:59 all 720: 100; before the window none, after it all
+    struct { int hour, minute; int64_t leads, cents; } at [] = {
+        {0, 0, 0, 0}, {7, 59, 0, 0},
+        {8, 0, 1, 348},                 //  250000 / 720 = 347.2
+        {8, 7, 2, 2778},                //  2000000 / 720 = 2777.8
+        {13, 59, 50, 125000},           //  half of each, exactly
+        {14, 0, 51, 125348},            //  250000 x 361 / 720 = 125347.2
+        {19, 59, 100, 250000}, {20, 0, 100, 250000}, {23, 59, 100, 250000}
+    };
+    for (size_t i = 0; i < sizeof at / sizeof at [0]; i++) {
+        int64_t now = s_utc (2026, 3, 4, at [i].hour, at [i].minute, 30);
+        if (s_allowed (market, "paced", 100, now) != at [i].leads
+            || s_allowed (market, "paced", 250000, now) != at [i].cents)
+            fail_msg ("08:00-20:00 at %02d:%02d: allowed %lld leads, %lld cents;"
+                      " expected %lld, %lld", at [i].hour, at [i].minute,
+                      (long long) s_allowed (market, "paced", 100, now),
+                      (long long) s_allowed (market, "paced", 250000, now),
+                      (long long) at [i].leads, (long long) at [i].cents);
+    }
+    //  No hours (UTC, no schedule at all): the whole day, 1440 minutes.
+    //  00:00: ceil (100 / 1440) = 1; 11:59: 720 minutes, 50; 12:00: ceil
+    //  (72100 / 1440) = 51; 23:59: 100
+    assert_int_equal (s_allowed (market, "ping", 100, s_utc (2026, 3, 4, 0, 0, 0)), 1);
+    assert_int_equal (s_allowed (market, "ping", 100, s_utc (2026, 3, 4, 11, 59, 59)), 50);
+    assert_int_equal (s_allowed (market, "ping", 100, s_utc (2026, 3, 4, 12, 0, 0)), 51);
+    assert_int_equal (s_allowed (market, "ping", 100, s_utc (2026, 3, 4, 23, 59, 59)), 100);
+    //  Two windows, 09:00-12:00 and 13:00-17:00: 180 + 240 = 420 minutes;
+    //  42 leads are 0.1 a minute. 08:59: 0; 10:00: 61 minutes, ceil (6.1) =
+    //  7; 12:30 (closed at noon): 180 minutes, 18; 13:00: 181, 19; 16:59: 42
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 8, 59, 0)), 0);
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 10, 0, 0)), 7);
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 12, 30, 0)), 18);
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 13, 0, 0)), 19);
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 16, 59, 0)), 42);
+    assert_int_equal (s_allowed (market, "two", 42, s_utc (2026, 3, 4, 17, 0, 0)), 42);
+    //  Overlapping windows 11:00-13:00 and 09:00-12:00 open 09:00-13:00
+    //  once: 240 minutes, so 240 leads are one a minute. 11:30: 151; 12:59: 240
+    assert_int_equal (s_allowed (market, "overlap", 240, s_utc (2026, 3, 4, 11, 30, 0)), 151);
+    assert_int_equal (s_allowed (market, "overlap", 240, s_utc (2026, 3, 4, 12, 0, 0)), 181);
+    assert_int_equal (s_allowed (market, "overlap", 240, s_utc (2026, 3, 4, 12, 59, 0)), 240);
+    //  No pacing question: a holiday (Thursday 2026-03-05), a closed day
+    //  (Sunday 2026-03-08), a limit of none
+    assert_int_equal (s_allowed (market, "weekdays", 100, s_utc (2026, 3, 4, 14, 0, 0)), 51);
+    assert_int_equal (s_allowed (market, "weekdays", 100, s_utc (2026, 3, 5, 14, 0, 0)), -1);
+    assert_int_equal (s_allowed (market, "weekdays", 100, s_utc (2026, 3, 8, 14, 0, 0)), -1);
+    assert_int_equal (s_allowed (market, "weekdays", 0, s_utc (2026, 3, 4, 14, 0, 0)), -1);
+    //  Far beyond int: no overflow, 0.5 of it at 13:59 and all at 19:59
+    assert_true (s_allowed (market, "paced", INT64_C (4000000000000000000),
+                            s_utc (2026, 3, 4, 13, 59, 0)) == INT64_C (2000000000000000000));
+    assert_true (s_allowed (market, "paced", INT64_MAX, s_utc (2026, 3, 4, 19, 59, 0))
+                 == INT64_MAX);
+    pp_market_unlink (&market);
+}
+
+//  DST days in America/New_York. Open minutes are minutes of the local
+//  wall clock, read with filter_local_time:
+//  - 08:00-20:00 lies outside the change (02:00): 720 minutes on both days,
+//    the same numbers as any day. 2026-03-08 (EDT, UTC-4): 12:00Z is 08:00,
+//    1; 18:00Z is 14:00, ceil (36100 / 720) = 51; 23:59Z is 19:59, 100.
+//    2026-11-01 (EST after 06:00Z, UTC-5): 12:00Z is 07:00, 0; 13:00Z is
+//    08:00, 1; 19:00Z is 14:00, 51; 00:59Z on the 2nd is 19:59, 100.
+//  - No hours: the whole wall-clock day, 1440 minutes, though the day has
+//    23 or 25 hours. With 1440 leads allowed = elapsed wall-clock minutes.
+//    2026-03-08: 05:00Z is 00:00 EST, 1; 06:59Z is 01:59 EST, 120; 07:00Z
+//    is 03:00 EDT, 181 (the skipped hour counts as passed); 18:00Z is
+//    14:00 EDT, 841 (UTC arithmetic from local midnight would say 781);
+//    03:59Z on the 9th is 23:59 EDT, 1440. With 100 leads: 01:59 gives
+//    ceil (12000 / 1440) = 9, 03:00 ceil (18100 / 1440) = 13, 23:59 100.
+//    2026-11-01: 05:30Z is 01:30 EDT, 91; 05:59Z is 01:59 EDT, 120; 06:00Z
+//    is 01:00 EST again, 61 (the repeated hour runs its minutes again);
+//    06:30Z is 01:30 EST, 91; 04:59Z on the 2nd is 23:59 EST, 1440. With
+//    100 leads: 01:59 EDT gives 9, 01:00 EST ceil (6100 / 1440) = 5.
+static void
+test_filter_pacing_dst (void **state)
+{
+    pp_market_t *market = s_parse_market (s_paced_market);
+    struct { int month, day, hour, minute; const char *name; int64_t limit, allowed; } at [] = {
+        {3, 8, 12, 0, "ny", 100, 1}, {3, 8, 18, 0, "ny", 100, 51}, {3, 8, 23, 59, "ny", 100, 100},
+        {3, 8, 11, 59, "ny", 100, 0},
+        {11, 1, 12, 0, "ny", 100, 0}, {11, 1, 13, 0, "ny", 100, 1}, {11, 1, 19, 0, "ny", 100, 51},
+        {11, 2, 0, 59, "ny", 100, 100},
+        {3, 8, 5, 0, "nyday", 1440, 1}, {3, 8, 6, 59, "nyday", 1440, 120},
+        {3, 8, 7, 0, "nyday", 1440, 181}, {3, 8, 18, 0, "nyday", 1440, 841},
+        {3, 9, 3, 59, "nyday", 1440, 1440},
+        {3, 8, 6, 59, "nyday", 100, 9}, {3, 8, 7, 0, "nyday", 100, 13},
+        {3, 9, 3, 59, "nyday", 100, 100},
+        {11, 1, 5, 30, "nyday", 1440, 91}, {11, 1, 5, 59, "nyday", 1440, 120},
+        {11, 1, 6, 0, "nyday", 1440, 61}, {11, 1, 6, 30, "nyday", 1440, 91},
+        {11, 2, 4, 59, "nyday", 1440, 1440},
+        {11, 1, 5, 59, "nyday", 100, 9}, {11, 1, 6, 0, "nyday", 100, 5},
+        {11, 2, 4, 59, "nyday", 100, 100}
+    };
+    for (size_t i = 0; i < sizeof at / sizeof at [0]; i++) {
+        int64_t now = s_utc (2026, at [i].month, at [i].day, at [i].hour, at [i].minute, 0);
+        int64_t allowed = s_allowed (market, at [i].name, at [i].limit, now);
+        if (allowed != at [i].allowed)
+            fail_msg ("%s, %lld at 2026-%02d-%02d %02d:%02dZ: allowed %lld, expected %lld",
+                      at [i].name, (long long) at [i].limit, at [i].month, at [i].day,
+                      at [i].hour, at [i].minute, (long long) allowed,
+                      (long long) at [i].allowed);
+    }
+    pp_market_unlink (&market);
+}
+
+//  Today's counters against what pacing allows: count, amount, and for a
+//  fixed bid whether one more sale fits.
+static void
+test_filter_pacing_reached (void **state)
+{
+    pp_market_t *market = s_parse_market (s_paced_market);
+    const pp_campaign_t *paced = pp_market_campaign (market, "paced");
+    const pp_campaign_t *ping = pp_market_campaign (market, "ping");
+    const pp_campaign_t *unpaced = pp_market_campaign (market, "unpaced");
+    const pp_campaign_t *weekdays = pp_market_campaign (market, "weekdays");
+    //  14:00: 51 leads and 125348 cents allowed (test_filter_pacing_allowed)
+    int64_t two_pm = s_utc (2026, 3, 4, 14, 0, 0);
+    assert_false (filter_pacing_reached (paced, 50, 0, two_pm));
+    assert_true (filter_pacing_reached (paced, 51, 0, two_pm));
+    assert_true (filter_pacing_reached (paced, 10, 125348, two_pm));
+    //  The fixed bid (2500 cents) must fit: 122848 + 2500 = 125348 does
+    assert_false (filter_pacing_reached (paced, 10, 122848, two_pm));
+    assert_true (filter_pacing_reached (paced, 10, 122849, two_pm));
+    //  08:06, 7 minutes: ceil (250000 x 7 / 720) = 2431 cents, no room for
+    //  a bid of 2500 even with nothing sold; 08:07: 2778, room
+    assert_true (filter_pacing_reached (paced, 0, 0, s_utc (2026, 3, 4, 8, 6, 0)));
+    assert_false (filter_pacing_reached (paced, 0, 0, s_utc (2026, 3, 4, 8, 7, 0)));
+    //  A ping bid has no bid to fit: only the counters. 00:00 UTC allows 1
+    //  lead and ceil (10000 / 1440) = 7 cents
+    int64_t midnight = s_utc (2026, 3, 4, 0, 0, 0);
+    assert_false (filter_pacing_reached (ping, 0, 0, midnight));
+    assert_false (filter_pacing_reached (ping, 0, 6, midnight));
+    assert_true (filter_pacing_reached (ping, 0, 7, midnight));
+    assert_true (filter_pacing_reached (ping, 1, 0, midnight));
+    //  A cap without pacing never paces; nor does a holiday
+    assert_false (filter_pacing_reached (unpaced, 99, 0, midnight));
+    assert_true (filter_pacing_reached (weekdays, 51, 0, two_pm));
+    assert_false (filter_pacing_reached (weekdays, 51, 0, s_utc (2026, 3, 5, 14, 0, 0)));
+    pp_market_unlink (&market);
+}
+
+//  The paced flag in every way of matching: the reference, the index, the
+//  detail; cap wins over pacing, and a closed schedule over both.
+static void
+test_filter_pacing_index (void **state)
+{
+    s_fixture_t fx = s_fixture (s_paced_market, NULL);
+    uint32_t paced = pp_market_campaign (fx.market, "paced")->id;
+    uint32_t many = pp_market_campaign (fx.market, "many")->id;
+    pp_lead_t *lead = s_lead ("solar", "{\"state\": \"CA\", \"bill\": 5}", "", "");
+    pp_lead_t *texan = s_lead ("solar", "{\"state\": \"TX\", \"bill\": 5}", "", "");
+    int64_t open = s_utc (2026, 3, 4, 14, 0, 0);
+    int64_t closed = s_utc (2026, 3, 4, 21, 0, 0);
+    for (int round = 0; round < 2; round++) {
+        //  Not paced: eligible
+        s_check (&fx, "paced", lead, open, "", "not paced");
+        s_check (&fx, "many", lead, open, "", "not paced");
+        //  Paced: "pacing", in both the compact records' ways (a campaign
+        //  of few tests and one of more than fit its record)
+        filter_index_set_paced (fx.index, paced, true);
+        filter_index_set_paced (fx.index, many, true);
+        s_check (&fx, "paced", lead, open, "pacing", "paced");
+        s_check (&fx, "many", lead, open, "pacing", "paced");
+        s_check (&fx, "ping", lead, open, "", "another paced");
+        //  The detail names it
+        pp_lead_clear_eligible (lead);
+        const char *detail = NULL;
+        filter_index_decide (fx.index, lead, open, &detail);
+        assert_non_null (strstr (detail, "\"paced\":\"pacing\""));
+        assert_non_null (strstr (detail, "\"many\":\"pacing\""));
+        pp_lead_clear_eligible (lead);
+        cJSON *excluded = cJSON_CreateObject ();
+        filter_index_match (fx.index, lead, open, excluded);
+        assert_string_equal (cJSON_GetStringValue (cJSON_GetObjectItem (excluded, "paced")),
+                             "pacing");
+        cJSON_Delete (excluded);
+        pp_lead_clear_eligible (lead);
+        //  Every earlier rule wins: state, schedule
+        s_check (&fx, "paced", texan, open, "state", "paced, other state");
+        s_check (&fx, "paced", lead, closed, "schedule", "paced, closed");
+        s_check (&fx, "many", lead, closed, "schedule", "paced, closed");
+        //  Full and paced: "cap"; full alone: "cap"
+        filter_index_set_full (fx.index, paced, true);
+        filter_index_set_full (fx.index, many, true);
+        s_check (&fx, "paced", lead, open, "cap", "full and paced");
+        s_check (&fx, "many", lead, open, "cap", "full and paced");
+        s_check (&fx, "paced", lead, closed, "schedule", "full and paced, closed");
+        filter_index_clear_paced (fx.index);
+        s_check (&fx, "paced", lead, open, "cap", "full, not paced");
+        //  Paced again, not full: "pacing"; clearing the cap flags keeps it
+        filter_index_set_paced (fx.index, paced, true);
+        filter_index_clear_full (fx.index);
+        s_check (&fx, "paced", lead, open, "pacing", "paced, full cleared");
+        s_check (&fx, "many", lead, open, "", "paced cleared");
+        //  An unknown id changes nothing; not paced again
+        filter_index_set_paced (fx.index, 999, true);
+        s_check (&fx, "ping", lead, open, "", "unknown id paced");
+        filter_index_set_paced (fx.index, paced, false);
+        filter_index_set_paced (fx.index, 999, false);
+    }
+    pp_lead_destroy (&lead);
+    pp_lead_destroy (&texan);
+    s_fixture_destroy (&fx);
+}
+
 //  A campaign naming a state twice is still one eligible campaign.
 static void
 test_filter_index_repeated_state (void **state)
@@ -1715,6 +1985,10 @@ test_filter_index_random (void **state)
     for (size_t i = 0; i < campaign_count; i++)
         if (s_chance (5))
             filter_index_set_full (fx.index, pp_market_campaign_at (fx.market, i)->id, true);
+    //  ... and some paced (both: "cap" wins)
+    for (size_t i = 0; i < campaign_count; i++)
+        if (s_chance (5))
+            filter_index_set_paced (fx.index, pp_market_campaign_at (fx.market, i)->id, true);
 
     uint32_t *expected = (uint32_t *) calloc (campaign_count, sizeof (uint32_t));
     uint32_t *actual = (uint32_t *) calloc (campaign_count * 2, sizeof (uint32_t));
@@ -1723,7 +1997,8 @@ test_filter_index_random (void **state)
     assert_true (expected && actual && reasons && buffers);
     size_t failures = 0, eligible_total = 0, reason_counts [16] = {0};
     static const char *reason_names [] = {"vertical", "state", "zip", "zip_radius", "publisher",
-                                          "source", "field:", "schedule", "holiday", "cap"};
+                                          "source", "field:", "schedule", "holiday", "cap",
+                                          "pacing"};
     for (int l = 0; l < S_RANDOM_LEADS; l++) {
         int64_t now = instants [l * S_RANDOM_INSTANTS / S_RANDOM_LEADS];
         //  A random lead
@@ -2333,6 +2608,10 @@ main (void)
         cmocka_unit_test (test_filter_local_time_random),
         cmocka_unit_test (test_filter_schedule_random),
         cmocka_unit_test (test_filter_cap_full),
+        cmocka_unit_test (test_filter_pacing_allowed),
+        cmocka_unit_test (test_filter_pacing_dst),
+        cmocka_unit_test (test_filter_pacing_reached),
+        cmocka_unit_test (test_filter_pacing_index),
         cmocka_unit_test (test_filter_index_repeated_state),
         cmocka_unit_test (test_filter_index_random),
         cmocka_unit_test (test_filter_index_candidates),

@@ -334,6 +334,7 @@ s_assert_same_market (const pp_market_t *a, const pp_market_t *b)
             assert_int_equal (ca->caps [k].count, cb->caps [k].count);
             assert_int_equal (ca->caps [k].amount_cents, cb->caps [k].amount_cents);
             assert_string_equal (ca->caps [k].per, cb->caps [k].per);
+            assert_int_equal (ca->caps [k].pacing_even, cb->caps [k].pacing_even);
         }
         assert_true (s_json_same (ca->spec_json, cb->spec_json));
     }
@@ -1119,6 +1120,49 @@ test_pp_market_caps_rules (void **state)
 #undef AT
 }
 
+//  "pacing": "even" on a cap per day; nothing else
+static void
+test_pp_market_caps_pacing (void **state)
+{
+    char *text = s_with_campaign (
+        ", \"caps\": [{\"count\": 100, \"per\": \"day\", \"pacing\": \"even\"},"
+        " {\"amount\": 2500.00, \"per\": \"day\", \"pacing\": \"even\"},"
+        " {\"count\": 40, \"per\": \"day\"}, {\"count\": 20, \"per\": \"hour\"}]");
+    pp_market_t *market = s_parse_ok (text, strlen (text));
+    zstr_free (&text);
+    const pp_campaign_t *campaign = pp_market_campaign (market, "c1");
+    assert_non_null (campaign);
+    assert_int_equal (campaign->cap_count, 4);
+    assert_true (campaign->caps [0].pacing_even);
+    assert_int_equal (campaign->caps [0].count, 100);
+    assert_true (campaign->caps [1].pacing_even);
+    assert_int_equal (campaign->caps [1].amount_cents, 250000);
+    assert_false (campaign->caps [2].pacing_even);
+    assert_false (campaign->caps [3].pacing_even);
+    pp_market_unlink (&market);
+
+    const char *c = "$.buyers[0].campaigns[0].caps";
+    char path [256];
+#define AT(suffix) (snprintf (path, sizeof path, "%s%s", c, suffix), path)
+    //  Only a day has open hours to spread over
+    s_expect_campaign_error (", \"caps\": [{\"count\": 20, \"per\": \"hour\","
+                             " \"pacing\": \"even\"}]", AT ("[0].pacing"),
+                             "campaign 'c1': pacing applies only to a cap per day, not per hour");
+    s_expect_campaign_error (", \"caps\": [{\"count\": 1, \"per\": \"day\"},"
+                             " {\"amount\": 9, \"per\": \"week\", \"pacing\": \"even\"}]",
+                             AT ("[1].pacing"), "campaign 'c1': pacing applies only to a cap"
+                             " per day, not per week");
+    //  Only "even" is known
+    s_expect_campaign_error (", \"caps\": [{\"count\": 1, \"per\": \"day\","
+                             " \"pacing\": \"front\"}]", AT ("[0].pacing"),
+                             "campaign 'c1': unknown pacing 'front', must be 'even'");
+    s_expect_campaign_error (", \"caps\": [{\"count\": 1, \"per\": \"day\","
+                             " \"pacing\": \"Even\"}]", AT ("[0].pacing"), "unknown pacing");
+    s_expect_campaign_error (", \"caps\": [{\"count\": 1, \"per\": \"day\","
+                             " \"pacing\": true}]", AT ("[0].pacing"), "must be a string");
+#undef AT
+}
+
 static void
 test_pp_market_blacklist_rules (void **state)
 {
@@ -1562,6 +1606,27 @@ test_pp_market_store_load_round_trip_full (void **state)
     pp_market_unlink (&loaded);
 }
 
+//  Pacing survives store and load (the campaign is stored whole)
+static void
+test_pp_market_store_load_pacing (void **state)
+{
+    s_dbstate_t *self = (s_dbstate_t *) *state;
+    char *text = s_with_campaign (
+        ", \"caps\": [{\"count\": 10, \"per\": \"day\"},"
+        " {\"amount\": 50, \"per\": \"day\", \"pacing\": \"even\"}]");
+    s_store_ok (self->db, text);
+    zstr_free (&text);
+    pp_market_t *loaded = pp_market_load (self->db);
+    assert_non_null (loaded);
+    const pp_campaign_t *campaign = pp_market_campaign (loaded, "c1");
+    assert_non_null (campaign);
+    assert_int_equal (campaign->cap_count, 2);
+    assert_false (campaign->caps [0].pacing_even);
+    assert_true (campaign->caps [1].pacing_even);
+    assert_int_equal (campaign->caps [1].amount_cents, 5000);
+    pp_market_unlink (&loaded);
+}
+
 static void
 test_pp_market_store_twice_changes_nothing (void **state)
 {
@@ -1768,6 +1833,7 @@ main (void)
         cmocka_unit_test (test_pp_market_filter_rules),
         cmocka_unit_test (test_pp_market_schedule_rules),
         cmocka_unit_test (test_pp_market_caps_rules),
+        cmocka_unit_test (test_pp_market_caps_pacing),
         cmocka_unit_test (test_pp_market_blacklist_rules),
         cmocka_unit_test (test_pp_market_many_errors),
         cmocka_unit_test (test_pp_market_garbage),
@@ -1777,6 +1843,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_pp_market_store_load_round_trip, s_db_setup,
                                          s_db_teardown),
         cmocka_unit_test_setup_teardown (test_pp_market_store_load_round_trip_full, s_db_setup,
+                                         s_db_teardown),
+        cmocka_unit_test_setup_teardown (test_pp_market_store_load_pacing, s_db_setup,
                                          s_db_teardown),
         cmocka_unit_test_setup_teardown (test_pp_market_store_twice_changes_nothing, s_db_setup,
                                          s_db_teardown),
