@@ -30,6 +30,9 @@ static const double s_buckets [S_HISTOGRAM_BUCKETS] = {
 #define S_STATUSES 6            //  index = pp_status_t (1..5)
 #define S_SWEEP_MS 2            //  deadline check period
 #define S_MAX_FIELDS 500        //  members of fields, consent or signals at most
+#define S_IDEM_KEY_MAX 255      //  Idempotency-Key: 1..255 visible ASCII characters
+#define S_IDEM_POLL_MS 50       //  re-check period while a key's first request is in flight
+#define S_IDEM_PURGE_MS 60000   //  expired keys are deleted this often
 
 typedef enum {
     S_ROUTE_NONE = 0,
@@ -40,7 +43,9 @@ typedef enum {
     S_ROUTE_ERROR               //  answer already decided at the first call
 } s_route_t;
 
-typedef enum { S_READING = 0, S_SUSPENDED, S_ANSWERED } s_state_t;
+//  S_CLAIMED: a keyed lead whose key the zloop thread claimed; the MHD thread
+//  pushes it on when the connection resumes.
+typedef enum { S_READING = 0, S_SUSPENDED, S_CLAIMED, S_ANSWERED } s_state_t;
 
 //  One HTTP request, from its first callback to MHD's completion notice.
 typedef struct {
@@ -58,7 +63,22 @@ typedef struct {
     int64_t started_mono;       //  monotonic clock at push
     uint32_t publisher_id;      //  for the answered event
     char *base_json;            //  publisher/source/vertical... as a JSON object text
+    char *idem_key;             //  Idempotency-Key header, or NULL (the hot path)
+    bool idem_claimed;          //  holds the key's claim: its answer is stored
+    bool replayed;              //  answer is the key's stored first answer
+    int64_t wait_until_us;      //  wall clock: stop waiting for the key's first answer
+    pp_lead_t *lead;            //  keyed lead until its key is claimed
+    pp_event_t *received;       //  its received event, sent once claimed
 } s_request_t;
+
+//  A claim to settle in PostgreSQL (zloop thread): store the answer, or
+//  delete the claim when the answer was not a business answer.
+typedef struct {
+    uint32_t publisher_id;      //  whose key
+    char *key;                  //  the key
+    char lead_id [PP_LEAD_ID_SIZE + 1];  //  the claim's lead
+    char *answer;               //  200 answer body; NULL: delete the claim
+} s_idem_write_t;
 
 //  A deadline in the heap; stale when its lead was answered already.
 typedef struct {
@@ -93,6 +113,8 @@ struct intake_server {
     size_t heap_size;           //  entries in heap
     size_t heap_cap;            //  allocated entries
     zhashx_t *buckets;          //  publisher id -> s_bucket_t (MHD thread)
+    zlistx_t *idem_waiting;     //  keyed requests waiting for a first answer (zloop thread)
+    zlistx_t *idem_writes;      //  s_idem_write_t to settle (under mutex)
     atomic_bool outbox_full;    //  back-pressure: answer 503
     atomic_bool stopping;       //  shutting down: answer 503
     _Atomic uint64_t by_status [S_STATUSES];      //  answered leads by status
@@ -113,7 +135,22 @@ s_request_free (s_request_t *request)
     free (request->body);
     free (request->answer);
     free (request->base_json);
+    free (request->idem_key);
+    pp_lead_destroy (&request->lead);
+    pp_event_destroy (&request->received);
     free (request);
+}
+
+static void
+s_idem_write_destroy (void **item_p)
+{
+    s_idem_write_t *write = (s_idem_write_t *) *item_p;
+    if (write) {
+        free (write->key);
+        free (write->answer);
+        free (write);
+    }
+    *item_p = NULL;
 }
 
 static char *
@@ -130,9 +167,10 @@ s_error_body (const char *code, const char *message, cJSON *details)
     return text;
 }
 
+//  Queue an answer; `replayed` adds "Idempotent-Replayed: true".
 static enum MHD_Result
-s_respond (struct MHD_Connection *connection, unsigned int status, char *body,
-           const char *content_type)
+s_respond_as (struct MHD_Connection *connection, unsigned int status, char *body,
+              const char *content_type, bool replayed)
 {
     struct MHD_Response *response
         = MHD_create_response_from_buffer (strlen (body), body, MHD_RESPMEM_MUST_FREE);
@@ -141,9 +179,18 @@ s_respond (struct MHD_Connection *connection, unsigned int status, char *body,
         return MHD_NO;
     }
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (replayed)
+        MHD_add_response_header (response, "Idempotent-Replayed", "true");
     enum MHD_Result rc = MHD_queue_response (connection, status, response);
     MHD_destroy_response (response);
     return rc;
+}
+
+static enum MHD_Result
+s_respond (struct MHD_Connection *connection, unsigned int status, char *body,
+           const char *content_type)
+{
+    return s_respond_as (connection, status, body, content_type, false);
 }
 
 static enum MHD_Result
@@ -288,15 +335,75 @@ s_record_answer (intake_server_t *self, const s_request_t *request, pp_status_t 
     pp_outbox_add (self->outbox, &event);
 }
 
+//  Queue the settling of a claimed key: a 200 answer is stored, anything
+//  else deletes the claim so the publisher can retry with the same key.
+//  Caller holds the mutex.
+static void
+s_idem_settle (intake_server_t *self, s_request_t *request, unsigned int http_status,
+               const char *answer)
+{
+    if (!request->idem_claimed)
+        return;
+    request->idem_claimed = false;
+    s_idem_write_t *write = (s_idem_write_t *) zmalloc (sizeof (s_idem_write_t));
+    write->publisher_id = request->publisher_id;
+    write->key = strdup (request->idem_key);
+    assert (write->key);
+    memcpy (write->lead_id, request->lead_id, PP_LEAD_ID_SIZE + 1);
+    if (http_status == MHD_HTTP_OK) {
+        write->answer = strdup (answer);
+        assert (write->answer);
+    }
+    zlistx_add_end (self->idem_writes, write);
+}
+
 //  Resume a suspended request with its answer. Caller holds the mutex.
 static void
 s_resume (intake_server_t *self, s_request_t *request, unsigned int http_status, char *answer)
 {
+    s_idem_settle (self, request, http_status, answer);
     zhashx_delete (self->pending, request->lead_id);
     request->http_status = http_status;
     request->answer = answer;
     request->state = S_ANSWERED;
     MHD_resume_connection (request->connection);
+}
+
+//  Store the answers of claimed keys and delete failed claims (zloop
+//  thread). Only the claim's own lead touches the row: a claim taken over
+//  meanwhile is left alone.
+static void
+s_idem_flush (intake_server_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    if (zlistx_size (self->idem_writes) == 0) {
+        pthread_mutex_unlock (&self->mutex);
+        return;
+    }
+    zlistx_t *writes = self->idem_writes;
+    self->idem_writes = zlistx_new ();
+    zlistx_set_destructor (self->idem_writes, s_idem_write_destroy);
+    pthread_mutex_unlock (&self->mutex);
+    for (s_idem_write_t *write = (s_idem_write_t *) zlistx_first (writes); write;
+         write = (s_idem_write_t *) zlistx_next (writes)) {
+        char publisher [16];
+        snprintf (publisher, sizeof publisher, "%u", write->publisher_id);
+        const char *params [] = {publisher, write->key, write->lead_id, write->answer};
+        int rc = write->answer
+                     ? pp_db_command (pp_watch_db (self->watch), "idempotency answer",
+                                      "UPDATE idempotency_keys SET answer = $4"
+                                      " WHERE publisher_id = $1::int AND key = $2"
+                                      " AND lead_id = $3",
+                                      4, params)
+                     : pp_db_command (pp_watch_db (self->watch), "idempotency release",
+                                      "DELETE FROM idempotency_keys"
+                                      " WHERE publisher_id = $1::int AND key = $2"
+                                      " AND lead_id = $3",
+                                      3, params);
+        if (rc)
+            zsys_warning ("intake: idempotency key of lead %s not settled", write->lead_id);
+    }
+    zlistx_destroy (&writes);
 }
 
 static int
@@ -332,6 +439,7 @@ s_on_result (zloop_t *loop, zsock_t *reader, void *arg)
         pthread_mutex_unlock (&self->mutex);
         pp_result_destroy (&result);
     }
+    s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
     pp_outbox_flush (self->outbox);
     return 0;
@@ -358,6 +466,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
         s_resume (self, request, MHD_HTTP_OK, answer);
     }
     pthread_mutex_unlock (&self->mutex);
+    s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
     pp_outbox_flush (self->outbox);
     return 0;
@@ -438,6 +547,223 @@ s_lookup (intake_server_t *self, s_request_t *request)
     pthread_mutex_unlock (&self->mutex);
 }
 
+//  --------------------------------------------------------------------------
+//  Idempotency keys (zloop thread; DESIGN section 5): the first request of a
+//  key claims it with its lead id and stores its answer; a later one within
+//  24 h answers that again, or waits while the first is in flight.
+
+//  Answer a suspended keyed request that never entered the pipeline.
+static void
+s_idem_answer (intake_server_t *self, s_request_t *request, unsigned int http_status,
+               char *answer, bool replayed)
+{
+    if (http_status != MHD_HTTP_OK && http_status < 600)
+        atomic_fetch_add (&self->http_errors [http_status], 1);
+    pthread_mutex_lock (&self->mutex);
+    request->http_status = http_status;
+    request->answer = answer;
+    request->replayed = replayed;
+    request->state = S_ANSWERED;
+    MHD_resume_connection (request->connection);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Hand a claimed request back to the MHD thread, which pushes its lead.
+static void
+s_idem_go_on (intake_server_t *self, s_request_t *request)
+{
+    pthread_mutex_lock (&self->mutex);
+    request->idem_claimed = true;
+    request->state = S_CLAIMED;
+    MHD_resume_connection (request->connection);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Claim the key for the request's lead: a new key, or one whose claim
+//  expired (24 h), or an in-flight claim older than any lead's timeout
+//  (its intake died before answering) whose lead the ledger shows unsold:
+//  past its deadline no stage sells it any more. 1 claimed, 0 held by
+//  another request, -1 database failure (logged).
+static int
+s_idem_try (intake_server_t *self, s_request_t *request)
+{
+    char publisher [16];
+    snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
+    const char *params [] = {publisher, request->idem_key, request->lead_id};
+    pp_db_t *db = pp_watch_db (self->watch);
+    PGresult *result = pp_db_exec (db, "idempotency claim",
+                                   "INSERT INTO idempotency_keys (publisher_id, key, lead_id)"
+                                   " VALUES ($1::int, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+                                   3, params);
+    if (!result)
+        return -1;
+    int claimed = PQntuples (result) == 1;
+    PQclear (result);
+    if (claimed)
+        return 1;
+    result = pp_db_exec (db, "idempotency takeover",
+                         "UPDATE idempotency_keys SET lead_id = $3, answer = NULL,"
+                         " created_at = now() WHERE publisher_id = $1::int AND key = $2"
+                         " AND (created_at < now() - interval '24 hours'"
+                         "  OR (answer IS NULL AND created_at < now() - interval '70 seconds'"
+                         "      AND NOT EXISTS (SELECT 1 FROM sales s"
+                         "                      WHERE s.lead_id = idempotency_keys.lead_id)))"
+                         " RETURNING 1",
+                         3, params);
+    if (!result)
+        return -1;
+    claimed = PQntuples (result) == 1;
+    PQclear (result);
+    return claimed;
+}
+
+//  Look at the key's row for a request that did not get the claim: replay
+//  the stored answer, take the claim over when it went away, or give up
+//  when the wait is over. True when the request left the waiting state.
+static bool
+s_idem_check (intake_server_t *self, s_request_t *request)
+{
+    char publisher [16];
+    snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
+    const char *params [] = {publisher, request->idem_key};
+    PGresult *result = pp_db_exec (
+        pp_watch_db (self->watch), "idempotency read",
+        "SELECT answer, created_at < now() - interval '24 hours', lead_id,"
+        " CASE WHEN answer IS NULL AND created_at < now() - interval '70 seconds'"
+        "  THEN (SELECT sum (payout_cents) FROM sales s WHERE s.lead_id = k.lead_id) END"
+        " FROM idempotency_keys k"
+        " WHERE publisher_id = $1::int AND key = $2",
+        2, params);
+    if (!result) {
+        s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                       s_error_body ("unavailable", "the idempotency key cannot be checked now;"
+                                     " retry", NULL), false);
+        return true;
+    }
+    char *answer = NULL;
+    bool gone = PQntuples (result) == 0 || streq (PQgetvalue (result, 0, 1), "t");
+    if (!gone && !PQgetisnull (result, 0, 0)) {
+        answer = strdup (PQgetvalue (result, 0, 0));
+        assert (answer);
+    }
+    else
+    if (!gone && !PQgetisnull (result, 0, 3)) {
+        //  Its intake died before answering, but the lead was sold: that
+        //  is the answer, stored for the next request of the key
+        char price [32];
+        pp_cents_format (atoll (PQgetvalue (result, 0, 3)), price, sizeof price);
+        cJSON *root = cJSON_CreateObject ();
+        cJSON_AddStringToObject (root, "lead_id", PQgetvalue (result, 0, 2));
+        cJSON_AddStringToObject (root, "status", "sold");
+        cJSON_AddItemToObject (root, "price", cJSON_CreateRaw (price));
+        cJSON_AddItemToObject (root, "reasons", cJSON_CreateArray ());
+        answer = pp_json_print (root);
+        cJSON_Delete (root);
+        const char *store [] = {publisher, request->idem_key, PQgetvalue (result, 0, 2), answer};
+        if (pp_db_command (pp_watch_db (self->watch), "idempotency answer",
+                           "UPDATE idempotency_keys SET answer = $4"
+                           " WHERE publisher_id = $1::int AND key = $2 AND lead_id = $3"
+                           " AND answer IS NULL",
+                           4, store))
+            zsys_warning ("intake: the answer of an idempotency key was not stored");
+    }
+    PQclear (result);
+    if (answer) {
+        s_idem_answer (self, request, MHD_HTTP_OK, answer, true);
+        return true;
+    }
+    if (gone) {
+        //  The first request failed (its claim was deleted) or expired
+        int rc = s_idem_try (self, request);
+        if (rc == 1) {
+            s_idem_go_on (self, request);
+            return true;
+        }
+        if (rc < 0) {
+            s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                           s_error_body ("unavailable", "the idempotency key cannot be"
+                                         " claimed now; retry", NULL), false);
+            return true;
+        }
+    }
+    if (pp_now_us () >= request->wait_until_us) {
+        s_idem_answer (self, request, MHD_HTTP_CONFLICT,
+                       s_error_body ("idempotency_in_progress",
+                                     "a request with this Idempotency-Key is still being"
+                                     " processed; retry later", NULL), false);
+        return true;
+    }
+    return false;
+}
+
+//  A keyed lead from the MHD thread: claim its key, else answer it from
+//  the first request's answer (now or once that is there).
+static void
+s_idem_claim (intake_server_t *self, s_request_t *request)
+{
+    if (atomic_load (&self->stopping)) {
+        s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                       s_error_body ("shutting_down", "the gateway is restarting; retry", NULL),
+                       false);
+        return;
+    }
+    int rc = s_idem_try (self, request);
+    if (rc == 1)
+        s_idem_go_on (self, request);
+    else
+    if (rc < 0)
+        s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                       s_error_body ("unavailable", "the idempotency key cannot be claimed now;"
+                                     " retry", NULL), false);
+    else
+    if (!s_idem_check (self, request))
+        zlistx_add_end (self->idem_waiting, request);
+}
+
+//  Every S_IDEM_POLL_MS: look again at the keys that waiting requests share.
+static int
+s_on_idem_wait (zloop_t *loop, int timer_id, void *arg)
+{
+    intake_server_t *self = (intake_server_t *) arg;
+    s_request_t *request = (s_request_t *) zlistx_first (self->idem_waiting);
+    while (request) {
+        void *handle = zlistx_cursor (self->idem_waiting);
+        bool done = s_idem_check (self, request);
+        request = (s_request_t *) zlistx_next (self->idem_waiting);
+        if (done)
+            zlistx_delete (self->idem_waiting, handle);
+    }
+    return 0;
+}
+
+//  Every S_IDEM_PURGE_MS: delete keys past their 24 h, a bounded number at
+//  a time (every intake does it; the rows are the same).
+static int
+s_on_idem_purge (zloop_t *loop, int timer_id, void *arg)
+{
+    intake_server_t *self = (intake_server_t *) arg;
+    if (pp_db_command (pp_watch_db (self->watch), "idempotency purge",
+                       "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
+                       " SELECT ctid FROM idempotency_keys"
+                       " WHERE created_at < now() - interval '24 hours' LIMIT 10000))",
+                       0, NULL))
+        zsys_warning ("intake: expired idempotency keys not purged; trying again later");
+    return 0;
+}
+
+//  Answer every waiting keyed request with 503 (shutdown).
+static void
+s_release_waiting (intake_server_t *self)
+{
+    s_request_t *request = (s_request_t *) zlistx_first (self->idem_waiting);
+    for (; request; request = (s_request_t *) zlistx_next (self->idem_waiting))
+        s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                       s_error_body ("shutting_down", "the gateway is restarting; retry", NULL),
+                       false);
+    zlistx_purge (self->idem_waiting);
+}
+
+//  Status lookups and keyed leads, handed over by the MHD thread.
 static int
 s_on_lookup (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -447,7 +773,10 @@ s_on_lookup (zloop_t *loop, zsock_t *reader, void *arg)
         if (zmq_recv (zsock_resolve (reader), &request, sizeof request, ZMQ_DONTWAIT)
             != (int) sizeof request)
             break;
-        s_lookup (self, request);
+        if (request->route == S_ROUTE_LEADS)
+            s_idem_claim (self, request);
+        else
+            s_lookup (self, request);
     }
     return 0;
 }
@@ -525,6 +854,18 @@ s_rate_ok (intake_server_t *self, const pp_publisher_t *publisher)
         return false;
     bucket->tokens -= 1.0;
     return true;
+}
+
+//  An Idempotency-Key: 1 to S_IDEM_KEY_MAX visible ASCII characters.
+static bool
+s_idem_key_valid (const char *key)
+{
+    size_t length = 0;
+    for (; key [length]; length++)
+        if ((unsigned char) key [length] < 0x21 || (unsigned char) key [length] > 0x7E
+            || length == S_IDEM_KEY_MAX)
+            return false;
+    return length > 0;
 }
 
 static bool
@@ -710,6 +1051,10 @@ s_received_event (intake_server_t *self, pp_lead_t *lead, pp_market_t *market,
 }
 
 static enum MHD_Result
+s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *request,
+        pp_lead_t **lead_p, pp_event_t **received_p);
+
+static enum MHD_Result
 s_lead (intake_server_t *self, struct MHD_Connection *connection, s_request_t *request)
 {
     pp_market_t *market = pp_watch_market_link (self->watch);
@@ -733,7 +1078,41 @@ s_lead (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
     request->started_mono = pp_mono_us ();
     request->publisher_id = pp_lead_publisher_id (lead);
     request->connection = connection;
+    if (request->idem_key) {
+        //  The zloop thread owns the database session: it claims the key
+        //  before the lead may go on (S_CLAIMED), or answers without it
+        request->lead = lead;
+        request->received = received;
+        request->wait_until_us = pp_lead_deadline_us (lead);
+        pthread_mutex_lock (&self->mutex);
+        request->state = S_SUSPENDED;
+        MHD_suspend_connection (connection);
+        pthread_mutex_unlock (&self->mutex);
+        if (zmq_send (zsock_resolve (self->lookups_out), &request, sizeof request, ZMQ_DONTWAIT)
+            != (int) sizeof request) {
+            atomic_fetch_add (&self->http_errors [MHD_HTTP_SERVICE_UNAVAILABLE], 1);
+            pthread_mutex_lock (&self->mutex);
+            request->http_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            request->answer = s_error_body ("overloaded", "retry later", NULL);
+            request->state = S_ANSWERED;
+            MHD_resume_connection (connection);
+            pthread_mutex_unlock (&self->mutex);
+        }
+        return MHD_YES;
+    }
+    return s_push (self, connection, request, &lead, &received);
+}
 
+//  Send the lead to validate and hold the connection until its result.
+//  Takes both; answers 503 when the pipeline has no room.
+static enum MHD_Result
+s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *request,
+        pp_lead_t **lead_p, pp_event_t **received_p)
+{
+    pp_lead_t *lead = *lead_p;
+    pp_event_t *received = *received_p;
+    *lead_p = NULL;
+    *received_p = NULL;
     //  Register, push and suspend under the mutex, so the result cannot be
     //  handled before the connection is suspended
     pthread_mutex_lock (&self->mutex);
@@ -744,8 +1123,10 @@ s_lead (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
         request->state = S_SUSPENDED;
         MHD_suspend_connection (connection);
     }
-    else
+    else {
         zhashx_delete (self->pending, request->lead_id);
+        s_idem_settle (self, request, MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
+    }
     pthread_mutex_unlock (&self->mutex);
     pp_lead_destroy (&lead);
     if (!pushed) {
@@ -835,6 +1216,16 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
                 if (!publisher)
                     return s_respond_error (self, connection, MHD_HTTP_UNAUTHORIZED,
                                             "unauthorized", "missing or unknown API key", NULL);
+                const char *idem_key
+                    = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Idempotency-Key");
+                if (idem_key) {
+                    if (!s_idem_key_valid (idem_key))
+                        return s_respond_error (
+                            self, connection, MHD_HTTP_BAD_REQUEST, "bad_idempotency_key",
+                            "Idempotency-Key must be 1 to 255 visible ASCII characters", NULL);
+                    request->idem_key = strdup (idem_key);
+                    assert (request->idem_key);
+                }
                 if (!rate_ok)
                     return s_respond_error (self, connection, MHD_HTTP_TOO_MANY_REQUESTS,
                                             "rate_limited",
@@ -942,7 +1333,8 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
     if (request->state == S_ANSWERED) {
         char *answer = request->answer;
         request->answer = NULL;
-        return s_respond (connection, request->http_status, answer, "application/json");
+        return s_respond_as (connection, request->http_status, answer, "application/json",
+                             request->replayed);
     }
     if (*upload_data_size) {
         size_t size = *upload_data_size;
@@ -966,6 +1358,8 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
     }
     if (request->state == S_SUSPENDED)
         return MHD_YES;         //  spurious call while waiting
+    if (request->state == S_CLAIMED)
+        return s_push (self, connection, request, &request->lead, &request->received);
     return s_lead (self, connection, request);
 }
 
@@ -1012,6 +1406,9 @@ intake_server_new (const pp_config_t *config, int slot)
     self->pending = zhashx_new ();
     self->buckets = zhashx_new ();
     zhashx_set_destructor (self->buckets, s_bucket_destroy);
+    self->idem_waiting = zlistx_new ();
+    self->idem_writes = zlistx_new ();
+    zlistx_set_destructor (self->idem_writes, s_idem_write_destroy);
 
     char *run_dir = zsys_sprintf ("%s/run", config->var_dir);
     zsys_dir_create ("%s", run_dir);
@@ -1075,6 +1472,8 @@ intake_server_new (const pp_config_t *config, int slot)
         || zloop_reader (self->loop, self->events_in, s_on_event, self)
         || zloop_reader (self->loop, self->lookups_in, s_on_lookup, self)
         || zloop_timer (self->loop, S_SWEEP_MS, 0, s_on_sweep, self) <= 0
+        || zloop_timer (self->loop, S_IDEM_POLL_MS, 0, s_on_idem_wait, self) <= 0
+        || zloop_timer (self->loop, S_IDEM_PURGE_MS, 0, s_on_idem_purge, self) <= 0
         || pp_outbox_attach (self->outbox, self->loop)
         || pp_watch_attach (self->watch, self->loop)) {
         zsys_error ("intake: cannot set up the loop");
@@ -1138,9 +1537,13 @@ intake_server_destroy (intake_server_t **self_p)
     atomic_store (&self->stopping, true);
     if (self->daemon) {
         s_release_pending (self);
+        if (self->idem_waiting)
+            s_release_waiting (self);
         zclock_sleep (50);      //  let MHD send what was resumed
         MHD_stop_daemon (self->daemon);
     }
+    if (self->idem_writes && self->watch)
+        s_idem_flush (self);
     //  Whatever registered on the loop goes before the loop
     pp_outbox_destroy (&self->outbox);
     pp_watch_destroy (&self->watch);
@@ -1153,6 +1556,8 @@ intake_server_destroy (intake_server_t **self_p)
     zsock_destroy (&self->replies);
     zhashx_destroy (&self->pending);
     zhashx_destroy (&self->buckets);
+    zlistx_destroy (&self->idem_waiting);
+    zlistx_destroy (&self->idem_writes);
     free (self->heap);
     pthread_mutex_destroy (&self->mutex);
     free (self);
@@ -1169,8 +1574,11 @@ intake_server_run (intake_server_t *self)
     pp_sd_stopping ();
     atomic_store (&self->stopping, true);
     s_release_pending (self);
-    //  Status lookups still queued are answered from the ledger now
+    //  Status lookups still queued are answered from the ledger now (keyed
+    //  leads with 503), then keyed leads waiting for a first answer
     s_on_lookup (self->loop, self->lookups_in, self);
+    s_release_waiting (self);
+    s_idem_flush (self);
     //  Events queued by the HTTP thread before it stopped
     s_on_event (self->loop, self->events_in, self);
     size_t left = pp_outbox_drain (self->outbox, 2000);

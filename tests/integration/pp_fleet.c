@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1341,6 +1342,19 @@ s_on_body (char *data, size_t size, size_t count, void *arg)
     return bytes;
 }
 
+static size_t
+s_on_header (char *data, size_t size, size_t count, void *arg)
+{
+    pp_fleet_reply_t *reply = (pp_fleet_reply_t *) arg;
+    size_t bytes = size * count;
+    size_t have = strlen (reply->headers);
+    reply->headers = realloc (reply->headers, have + bytes + 1);
+    assert (reply->headers);
+    memcpy (reply->headers + have, data, bytes);
+    reply->headers [have + bytes] = 0;
+    return bytes;
+}
+
 static void
 s_item_destroy (s_item_t **self_p)
 {
@@ -1438,6 +1452,15 @@ pp_fleet_batch_add (pp_fleet_batch_t *self, const pp_fleet_request_t *request)
 }
 
 void
+pp_fleet_batch_add_header (pp_fleet_batch_t *self, const char *header)
+{
+    assert (self && header);
+    assert (self->size > 0);
+    s_item_t *item = self->items [self->size - 1];
+    item->headers = curl_slist_append (item->headers, header);
+}
+
+void
 pp_fleet_batch_add_lead (pp_fleet_batch_t *self, const char *api_key, const cJSON *lead)
 {
     char *body = cJSON_PrintUnformatted (lead);
@@ -1456,6 +1479,7 @@ s_item_start (pp_fleet_batch_t *self, s_item_t *item)
     item->reply = calloc (1, sizeof *item->reply);
     assert (item->reply);
     item->reply->body = s_strdup ("");
+    item->reply->headers = s_strdup ("");
     CURL *easy = curl_easy_init ();
     assert (easy);
     curl_easy_setopt (easy, CURLOPT_URL, item->url);
@@ -1463,6 +1487,8 @@ s_item_start (pp_fleet_batch_t *self, s_item_t *item)
     curl_easy_setopt (easy, CURLOPT_HTTPHEADER, item->headers);
     curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_body);
     curl_easy_setopt (easy, CURLOPT_WRITEDATA, item->reply);
+    curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (easy, CURLOPT_HEADERDATA, item->reply);
     curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, item->reply->error);
     curl_easy_setopt (easy, CURLOPT_PRIVATE, item);
     curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS,
@@ -1621,6 +1647,26 @@ pp_fleet_post_lead (pp_fleet_t *self, const char *api_key, const cJSON *lead)
 }
 
 pp_fleet_reply_t *
+pp_fleet_post_lead_with_header (pp_fleet_t *self, const char *api_key, const cJSON *lead,
+                                const char *header)
+{
+    char *body = cJSON_PrintUnformatted (lead);
+    assert (body);
+    pp_fleet_request_t request = {"POST", "/v1/leads", api_key, "application/json", body, 0, 0};
+    cJSON *timeout = cJSON_GetObjectItemCaseSensitive (lead, "timeout_ms");
+    if (cJSON_IsNumber (timeout))
+        request.timeout_ms = (int) timeout->valuedouble + 10000;
+    pp_fleet_batch_t *batch = pp_fleet_batch_new (self, 1);
+    pp_fleet_batch_add (batch, &request);
+    if (header)
+        pp_fleet_batch_add_header (batch, header);
+    pp_fleet_reply_t *reply = s_batch_take_one (batch);
+    pp_fleet_batch_destroy (&batch);
+    free (body);
+    return reply;
+}
+
+pp_fleet_reply_t *
 pp_fleet_get (pp_fleet_t *self, const char *path)
 {
     pp_fleet_request_t request = {"GET", path, NULL, NULL, NULL, 0, 10000};
@@ -1636,6 +1682,7 @@ pp_fleet_reply_destroy (pp_fleet_reply_t **self_p)
         return;
     cJSON_Delete (self->json);
     free (self->body);
+    free (self->headers);
     free (self);
     *self_p = NULL;
 }
@@ -1681,6 +1728,30 @@ pp_fleet_reply_has_reason (const pp_fleet_reply_t *self, const char *code, const
         if (field && (!f || strcmp (f, field) != 0))
             continue;
         return true;
+    }
+    return false;
+}
+
+bool
+pp_fleet_reply_has_header (const pp_fleet_reply_t *self, const char *name, const char *value)
+{
+    assert (self && name && value);
+    size_t name_len = strlen (name);
+    const char *line = self->headers;
+    while (line && *line) {
+        const char *end = strstr (line, "\r\n");
+        size_t len = end ? (size_t) (end - line) : strlen (line);
+        if (len > name_len && strncasecmp (line, name, name_len) == 0 && line [name_len] == ':') {
+            const char *v = line + name_len + 1;
+            while (*v == ' ')
+                v++;
+            size_t v_len = len - (size_t) (v - line);
+            while (v_len > 0 && (v [v_len - 1] == ' ' || v [v_len - 1] == '\t'))
+                v_len--;
+            if (v_len == strlen (value) && strncmp (v, value, v_len) == 0)
+                return true;
+        }
+        line = end ? end + 2 : NULL;
     }
     return false;
 }

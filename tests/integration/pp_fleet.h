@@ -47,6 +47,7 @@ typedef struct {
     int64_t sent_us;            //  monotonic time the request started
     int64_t elapsed_us;         //  from start to the end of the answer
     char error [256];           //  curl's message when status is 0
+    char *headers;              //  answer header lines as received, never NULL
 } pp_fleet_reply_t;
 
 //  Fail the running cmocka test with a message, the file and line, and the
@@ -217,6 +218,11 @@ pp_fleet_reply_t *
 //  POST /v1/leads of lead (printed). Never NULL.
 pp_fleet_reply_t *
     pp_fleet_post_lead (pp_fleet_t *self, const char *api_key, const cJSON *lead);
+//  POST /v1/leads of lead (printed) with one more request header line
+//  ("Idempotency-Key: k1"; "Name;" sends it empty). Never NULL.
+pp_fleet_reply_t *
+    pp_fleet_post_lead_with_header (pp_fleet_t *self, const char *api_key, const cJSON *lead,
+                                    const char *header);
 //  GET a URL of the fleet's intake ("/healthz"). Never NULL.
 pp_fleet_reply_t *
     pp_fleet_get (pp_fleet_t *self, const char *path);
@@ -236,6 +242,10 @@ int64_t
 bool
     pp_fleet_reply_has_reason (const pp_fleet_reply_t *self, const char *code,
                                const char *field);
+//  True when the answer has header `name` (any case) with exactly `value`.
+bool
+    pp_fleet_reply_has_header (const pp_fleet_reply_t *self, const char *name,
+                               const char *value);
 //  True when the body is {"error": {"code": "<string>", "message": "<string>"}}.
 bool
     pp_fleet_reply_is_error_body (const pp_fleet_reply_t *self);
@@ -258,6 +268,10 @@ void
 //  Queue a request (copied).
 void
     pp_fleet_batch_add (pp_fleet_batch_t *self, const pp_fleet_request_t *request);
+//  Add a header line ("Name: value"; "Name;" for an empty one) to the
+//  request queued last.
+void
+    pp_fleet_batch_add_header (pp_fleet_batch_t *self, const char *header);
 //  Queue POST /v1/leads of lead (printed) with api_key.
 void
     pp_fleet_batch_add_lead (pp_fleet_batch_t *self, const char *api_key, const cJSON *lead);

@@ -1,0 +1,335 @@
+/*  test_e2e_idempotency - the publisher API's Idempotency-Key on POST /v1/leads  */
+/*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pp_fleet.h"
+
+#define streq(a, b) (strcmp ((a), (b)) == 0)
+
+static const char *s_mock_buyers [] = {"b30:bid=30.00,delay_ms=0,accept=1", NULL};
+
+static int
+s_setup (void **state)
+{
+    pp_fleet_t *fleet = pp_fleet_new ("test_e2e_idempotency", NULL);
+    *state = fleet;
+    if (!fleet || pp_fleet_mockbuyer_start (fleet, s_mock_buyers))
+        return -1;
+    char *buyer = pp_fleet_fixed_buyer ("b30", "30.00", "CA");
+    char *buyers = NULL;
+    if (asprintf (&buyers, "[%s]", buyer) < 0)
+        return -1;
+    char *market = pp_fleet_market_json (buyers);
+    int rc = pp_fleet_apply (fleet, market);
+    free (market);
+    free (buyers);
+    free (buyer);
+    return rc;
+}
+
+static int
+s_teardown (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    return pp_fleet_destroy (&fleet);
+}
+
+//  A fresh CA lead tagged with `source`, so the ledger's leads of one test
+//  can be counted. Caller deletes.
+static cJSON *
+s_lead (const char *source, int timeout_ms)
+{
+    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
+    cJSON_ReplaceItemInObject (lead, "source", cJSON_CreateString (source));
+    cJSON_ReplaceItemInObject (lead, "timeout_ms", cJSON_CreateNumber (timeout_ms));
+    return lead;
+}
+
+//  The ledger's leads with this source, once `expected` of them are there
+//  (and after a settle time, so that late ones count too).
+static int64_t
+s_leads_of (pp_fleet_t *fleet, const char *source, const char *expected)
+{
+    pp_fleet_sql_wait (fleet, expected, 5000, "select count(*) from leads where source = $1",
+                       source, NULL);
+    pp_fleet_sleep_ms (500);
+    return pp_fleet_sql_int (fleet, "select count(*) from leads where source = $1", source,
+                             NULL);
+}
+
+//  (1) The same key twice: the first answer again, with Idempotent-Replayed;
+//  one lead, one sale, one post to the buyer.
+static void
+test_e2e_idempotency_replay (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    cJSON *lead = s_lead ("idem-replay", 3000);
+    pp_fleet_reply_t *first = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: order-1001");
+    PP_CHECK (fleet, pp_fleet_reply_is (first, "first", 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (first, "Idempotent-Replayed", "true"));
+    const char *lead_id = pp_fleet_reply_lead_id (first);
+    PP_CHECK (fleet, *lead_id);
+    pp_fleet_reply_t *second = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                               "Idempotency-Key: order-1001");
+    PP_CHECK (fleet, pp_fleet_reply_is (second, "second", 200, "sold"));
+    PP_CHECKF (fleet, streq (pp_fleet_reply_lead_id (second), lead_id), "%s != %s",
+               pp_fleet_reply_lead_id (second), lead_id);
+    PP_CHECKF (fleet, streq (second->body, first->body), "bodies differ: %s / %s", first->body,
+               second->body);
+    PP_CHECKF (fleet, pp_fleet_reply_has_header (second, "Idempotent-Replayed", "true"),
+               "headers: %s", second->headers);
+
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-replay", "1") == 1);
+    PP_CHECK (fleet, pp_fleet_wait_lead (fleet, lead_id, NULL, "b30-c:3000:2400", NULL) == 0);
+    cJSON *posts = pp_fleet_mockbuyer_wait (fleet, lead_id, "post", 1, 3000, 500);
+    PP_CHECKF (fleet, cJSON_GetArraySize (posts) == 1, "%d posts",
+               cJSON_GetArraySize (posts));
+    cJSON_Delete (posts);
+    pp_fleet_reply_destroy (&first);
+    pp_fleet_reply_destroy (&second);
+    cJSON_Delete (lead);
+}
+
+//  (2) 20 requests with one key at once: one lead; every answer is its
+//  answer (the lead's timeout outlasts the first request's answer).
+static void
+test_e2e_idempotency_concurrent (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    cJSON *lead = s_lead ("idem-concurrent", 10000);
+    pp_fleet_batch_t *batch = pp_fleet_batch_new (fleet, 20);
+    for (int i = 0; i < 20; i++) {
+        pp_fleet_batch_add_lead (batch, PP_FLEET_KEY_ACME, lead);
+        pp_fleet_batch_add_header (batch, "Idempotency-Key: burst-7");
+    }
+    PP_CHECK (fleet, pp_fleet_batch_run (batch, 30000) == 0);
+    const char *lead_id = NULL;
+    int replayed = 0;
+    for (size_t i = 0; i < 20; i++) {
+        pp_fleet_reply_t *reply = pp_fleet_batch_reply (batch, i);
+        PP_CHECK (fleet, reply && pp_fleet_reply_is (reply, "burst", 200, "sold"));
+        if (!lead_id)
+            lead_id = pp_fleet_reply_lead_id (reply);
+        PP_CHECKF (fleet, streq (pp_fleet_reply_lead_id (reply), lead_id), "%s != %s",
+                   pp_fleet_reply_lead_id (reply), lead_id);
+        replayed += pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true");
+    }
+    PP_CHECKF (fleet, replayed == 19, "%d replayed", replayed);
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-concurrent", "1") == 1);
+    PP_CHECK (fleet, pp_fleet_wait_lead (fleet, lead_id, NULL, "b30-c:3000:2400", NULL) == 0);
+    cJSON *posts = pp_fleet_mockbuyer_wait (fleet, lead_id, "post", 1, 3000, 500);
+    PP_CHECKF (fleet, cJSON_GetArraySize (posts) == 1, "%d posts",
+               cJSON_GetArraySize (posts));
+    cJSON_Delete (posts);
+    pp_fleet_batch_destroy (&batch);
+    cJSON_Delete (lead);
+}
+
+//  (3) One key from two publishers: two leads, neither a replay.
+static void
+test_e2e_idempotency_per_publisher (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    cJSON *lead = s_lead ("idem-publishers", 3000);
+    pp_fleet_reply_t *acme = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                             "Idempotency-Key: shared-key");
+    cJSON_Delete (lead);
+    lead = s_lead ("idem-publishers", 3000);
+    pp_fleet_reply_t *fixed = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_FIXED, lead,
+                                                              "Idempotency-Key: shared-key");
+    PP_CHECK (fleet, pp_fleet_reply_is (acme, "acme", 200, "sold"));
+    PP_CHECK (fleet, pp_fleet_reply_is (fixed, "fixedpub", 200, "sold"));
+    PP_CHECK (fleet, !streq (pp_fleet_reply_lead_id (acme), pp_fleet_reply_lead_id (fixed)));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (fixed, "Idempotent-Replayed", "true"));
+    PP_CHECK (fleet, pp_fleet_reply_price_cents (fixed) == 1000);
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-publishers", "2") == 2);
+    pp_fleet_reply_destroy (&acme);
+    pp_fleet_reply_destroy (&fixed);
+    cJSON_Delete (lead);
+}
+
+//  (4) Keys that are empty, too long, or hold a space or a control
+//  character are refused; 255 visible characters are fine.
+static void
+test_e2e_idempotency_bad_key (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    char long_key [400], max_key [300];
+    memcpy (long_key, "Idempotency-Key: ", 17);
+    memset (long_key + 17, 'k', 300);
+    long_key [317] = 0;
+    memcpy (max_key, "Idempotency-Key: ", 17);
+    memset (max_key + 17, 'm', 255);
+    max_key [272] = 0;
+    const char *bad [] = {"Idempotency-Key;", long_key, "Idempotency-Key: two words",
+                          "Idempotency-Key: tab\there"};
+    cJSON *lead = s_lead ("idem-bad", 3000);
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME,
+                                                                  lead, bad [i]);
+        PP_CHECKF (fleet, pp_fleet_reply_is (reply, "bad key", 400, NULL), "key %zu", i);
+        PP_CHECK (fleet, pp_fleet_reply_is_error_body (reply));
+        cJSON *error = cJSON_GetObjectItemCaseSensitive (reply->json, "error");
+        cJSON *code = cJSON_GetObjectItemCaseSensitive (error, "code");
+        PP_CHECKF (fleet, cJSON_IsString (code) && streq (code->valuestring,
+                                                          "bad_idempotency_key"),
+                   "key %zu: %s", i, reply->body);
+        pp_fleet_reply_destroy (&reply);
+    }
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-bad", "0") == 0);
+    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              max_key);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "255 characters", 200, "sold"));
+    pp_fleet_reply_destroy (&reply);
+    cJSON_Delete (lead);
+}
+
+//  (5) A keyed lead refused (422) leaves the key free: the fixed lead with
+//  the same key sells.
+static void
+test_e2e_idempotency_422_frees_key (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    cJSON *lead = s_lead ("idem-422", 3000);
+    cJSON_ReplaceItemInObject (lead, "vertical", cJSON_CreateString ("no-such-vertical"));
+    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: fix-me-1");
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "unknown vertical", 422, NULL));
+    pp_fleet_reply_destroy (&reply);
+    cJSON_ReplaceItemInObject (lead, "vertical", cJSON_CreateString ("solar"));
+    reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                            "Idempotency-Key: fix-me-1");
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "fixed lead", 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true"));
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-422", "1") == 1);
+    pp_fleet_reply_destroy (&reply);
+    cJSON_Delete (lead);
+}
+
+//  (6) While the first request of a key is in flight, a second one waits
+//  at most its own timeout_ms, then gets 409 idempotency_in_progress; once
+//  the first is answered, the key replays that answer.
+static void
+test_e2e_idempotency_in_progress (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    PP_CHECK (fleet, pp_fleet_mockbuyer_mode (fleet, "b30", "hang") == 0);
+    cJSON *lead = s_lead ("idem-wait", 2000);
+    pp_fleet_batch_t *batch = pp_fleet_batch_new (fleet, 2);
+    pp_fleet_batch_add_lead (batch, PP_FLEET_KEY_ACME, lead);
+    pp_fleet_batch_add_header (batch, "Idempotency-Key: slow-1");
+    pp_fleet_batch_run (batch, 300);
+    cJSON_ReplaceItemInObject (lead, "timeout_ms", cJSON_CreateNumber (300));
+    pp_fleet_batch_add_lead (batch, PP_FLEET_KEY_ACME, lead);
+    pp_fleet_batch_add_header (batch, "Idempotency-Key: slow-1");
+    PP_CHECK (fleet, pp_fleet_batch_run (batch, 15000) == 0);
+    pp_fleet_reply_t *first = pp_fleet_batch_reply (batch, 0);
+    pp_fleet_reply_t *second = pp_fleet_batch_reply (batch, 1);
+    PP_CHECK (fleet, pp_fleet_reply_is (first, "first", 200, NULL));
+    PP_CHECK (fleet, pp_fleet_reply_is (second, "second", 409, NULL));
+    cJSON *error = cJSON_GetObjectItemCaseSensitive (second->json, "error");
+    cJSON *code = cJSON_GetObjectItemCaseSensitive (error, "code");
+    PP_CHECKF (fleet, cJSON_IsString (code) && streq (code->valuestring,
+                                                      "idempotency_in_progress"),
+               "%s", second->body);
+    PP_CHECK (fleet, second->elapsed_us < first->elapsed_us);
+    PP_CHECK (fleet, pp_fleet_mockbuyer_mode (fleet, "b30", "normal") == 0);
+    cJSON_ReplaceItemInObject (lead, "timeout_ms", cJSON_CreateNumber (3000));
+    pp_fleet_reply_t *third = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: slow-1");
+    PP_CHECK (fleet, pp_fleet_reply_is (third, "third", 200, NULL));
+    PP_CHECKF (fleet, streq (third->body, first->body), "bodies differ: %s / %s", first->body,
+               third->body);
+    PP_CHECK (fleet, pp_fleet_reply_has_header (third, "Idempotent-Replayed", "true"));
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-wait", "1") == 1);
+    pp_fleet_reply_destroy (&third);
+    pp_fleet_batch_destroy (&batch);
+    cJSON_Delete (lead);
+}
+
+//  (7) A claim left unanswered past any lead's deadline (its intake died):
+//  taken over when the ledger shows its lead unsold, answered from the
+//  ledger's sales when it was sold (never sold again).
+static void
+test_e2e_idempotency_stale_claim (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    char *made = pp_fleet_sql (
+        fleet,
+        "with p as (select id from publishers where name = 'acme'),"
+        " k as (insert into idempotency_keys (publisher_id, key, lead_id, created_at)"
+        "  select id, 'stale-unsold', 'STALE0UNSOLD', now () - interval '2 minutes' from p"
+        "  union all"
+        "  select id, 'stale-sold', 'STALE0SOLD', now () - interval '2 minutes' from p"
+        "  union all"
+        "  select id, 'fresh-sold', 'FRESH0SOLD', now () from p returning 1),"
+        " s as (insert into sales (event_id, lead_id, at, publisher_id, campaign_id, buyer_id,"
+        "  charge_cents, payout_cents, margin_cents)"
+        "  select 'stale-sale-' || l, l, now (), (select id from p), 1, 1, 3000, 2400, 600"
+        "  from unnest (array ['STALE0SOLD', 'FRESH0SOLD']) l returning 1)"
+        " select (select count(*) from k) || '/' || (select count(*) from s)",
+        NULL);
+    PP_CHECKF (fleet, made && streq (made, "3/2"), "set-up rows: %s", made ? made : "(none)");
+    free (made);
+
+    //  Unsold and stale: a new lead goes through under the key
+    cJSON *lead = s_lead ("idem-stale", 3000);
+    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: stale-unsold");
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "stale unsold", 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true"));
+    PP_CHECK (fleet, !streq (pp_fleet_reply_lead_id (reply), "STALE0UNSOLD"));
+    pp_fleet_reply_destroy (&reply);
+
+    //  Sold and stale: the ledger's sale is the answer, stored, no new lead
+    for (int round = 0; round < 2; round++) {
+        reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                "Idempotency-Key: stale-sold");
+        PP_CHECK (fleet, pp_fleet_reply_is (reply, "stale sold", 200, "sold"));
+        PP_CHECKF (fleet, streq (pp_fleet_reply_lead_id (reply), "STALE0SOLD"), "%s",
+                   reply->body);
+        PP_CHECKF (fleet, pp_fleet_reply_price_cents (reply) == 2400, "%s", reply->body);
+        PP_CHECK (fleet, pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true"));
+        pp_fleet_reply_destroy (&reply);
+    }
+    char *stored = pp_fleet_sql (fleet, "select answer::jsonb ->> 'status' from idempotency_keys"
+                                        " where key = 'stale-sold'", NULL);
+    PP_CHECKF (fleet, stored && streq (stored, "sold"), "stored answer: %s",
+               stored ? stored : "(none)");
+    free (stored);
+
+    //  Sold but not stale: still in flight for all intake knows, so wait
+    //  (here until the lead's short deadline) and answer 409
+    cJSON_ReplaceItemInObject (lead, "timeout_ms", cJSON_CreateNumber (300));
+    reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                            "Idempotency-Key: fresh-sold");
+    PP_CHECKF (fleet, reply->status == 409, "fresh claim: %ld %s", (long) reply->status, reply->body);
+    pp_fleet_reply_destroy (&reply);
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-stale", "1") == 1);
+    cJSON_Delete (lead);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_e2e_idempotency_replay),
+        cmocka_unit_test (test_e2e_idempotency_concurrent),
+        cmocka_unit_test (test_e2e_idempotency_per_publisher),
+        cmocka_unit_test (test_e2e_idempotency_bad_key),
+        cmocka_unit_test (test_e2e_idempotency_422_frees_key),
+        cmocka_unit_test (test_e2e_idempotency_in_progress),
+        cmocka_unit_test (test_e2e_idempotency_stale_claim),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
