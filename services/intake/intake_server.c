@@ -487,6 +487,39 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Answer a suspended request that is not in the pipeline (status lookups,
+//  keyed leads before or without their claim): the MHD thread sends it when
+//  the connection resumes.
+static void
+s_answer_suspended (intake_server_t *self, s_request_t *request, unsigned int http_status,
+                    char *answer, bool replayed)
+{
+    pthread_mutex_lock (&self->mutex);
+    request->http_status = http_status;
+    request->answer = answer;
+    request->replayed = replayed;
+    request->state = S_ANSWERED;
+    MHD_resume_connection (request->connection);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Suspend a request and hand it to the zloop thread, which owns the
+//  database session (MHD thread). -1 when the hand-over failed: the
+//  caller answers it then, with s_answer_suspended.
+static int
+s_hand_over (intake_server_t *self, s_request_t *request, struct MHD_Connection *connection)
+{
+    request->connection = connection;
+    pthread_mutex_lock (&self->mutex);
+    request->state = S_SUSPENDED;
+    MHD_suspend_connection (connection);
+    pthread_mutex_unlock (&self->mutex);
+    return zmq_send (zsock_resolve (self->lookups_out), &request, sizeof request, ZMQ_DONTWAIT)
+                   == (int) sizeof request
+               ? 0
+               : -1;
+}
+
 //  GET /v1/leads/{id}: the publisher's own lead, from intake's table while
 //  it waits, else from the ledger. Another publisher's lead is a 404, as is
 //  a lead the ledger has not recorded yet.
@@ -539,12 +572,7 @@ s_lookup (intake_server_t *self, s_request_t *request)
     }
     if (!answer)
         answer = s_error_body ("not_found", "no such lead for this publisher", NULL);
-    pthread_mutex_lock (&self->mutex);
-    request->http_status = status;
-    request->answer = answer;
-    request->state = S_ANSWERED;
-    MHD_resume_connection (request->connection);
-    pthread_mutex_unlock (&self->mutex);
+    s_answer_suspended (self, request, status, answer, false);
 }
 
 //  --------------------------------------------------------------------------
@@ -552,20 +580,15 @@ s_lookup (intake_server_t *self, s_request_t *request)
 //  key claims it with its lead id and stores its answer; a later one within
 //  24 h answers that again, or waits while the first is in flight.
 
-//  Answer a suspended keyed request that never entered the pipeline.
+//  Answer a suspended keyed lead that never entered the pipeline, counted
+//  in the metrics' HTTP errors when not 200.
 static void
 s_idem_answer (intake_server_t *self, s_request_t *request, unsigned int http_status,
                char *answer, bool replayed)
 {
     if (http_status != MHD_HTTP_OK && http_status < 600)
         atomic_fetch_add (&self->http_errors [http_status], 1);
-    pthread_mutex_lock (&self->mutex);
-    request->http_status = http_status;
-    request->answer = answer;
-    request->replayed = replayed;
-    request->state = S_ANSWERED;
-    MHD_resume_connection (request->connection);
-    pthread_mutex_unlock (&self->mutex);
+    s_answer_suspended (self, request, http_status, answer, replayed);
 }
 
 //  Hand a claimed request back to the MHD thread, which pushes its lead.
@@ -1084,20 +1107,9 @@ s_lead (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
         request->lead = lead;
         request->received = received;
         request->wait_until_us = pp_lead_deadline_us (lead);
-        pthread_mutex_lock (&self->mutex);
-        request->state = S_SUSPENDED;
-        MHD_suspend_connection (connection);
-        pthread_mutex_unlock (&self->mutex);
-        if (zmq_send (zsock_resolve (self->lookups_out), &request, sizeof request, ZMQ_DONTWAIT)
-            != (int) sizeof request) {
-            atomic_fetch_add (&self->http_errors [MHD_HTTP_SERVICE_UNAVAILABLE], 1);
-            pthread_mutex_lock (&self->mutex);
-            request->http_status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            request->answer = s_error_body ("overloaded", "retry later", NULL);
-            request->state = S_ANSWERED;
-            MHD_resume_connection (connection);
-            pthread_mutex_unlock (&self->mutex);
-        }
+        if (s_hand_over (self, request, connection))
+            s_idem_answer (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                           s_error_body ("overloaded", "retry later", NULL), false);
         return MHD_YES;
     }
     return s_push (self, connection, request, &lead, &received);
@@ -1312,20 +1324,9 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
         if (request->state == S_SUSPENDED)
             return MHD_YES;
         //  The zloop thread owns the database session: hand it over
-        request->connection = connection;
-        pthread_mutex_lock (&self->mutex);
-        request->state = S_SUSPENDED;
-        MHD_suspend_connection (connection);
-        pthread_mutex_unlock (&self->mutex);
-        if (zmq_send (zsock_resolve (self->lookups_out), &request, sizeof request, ZMQ_DONTWAIT)
-            != (int) sizeof request) {
-            pthread_mutex_lock (&self->mutex);
-            request->http_status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            request->answer = s_error_body ("overloaded", "retry later", NULL);
-            request->state = S_ANSWERED;
-            MHD_resume_connection (connection);
-            pthread_mutex_unlock (&self->mutex);
-        }
+        if (s_hand_over (self, request, connection))
+            s_answer_suspended (self, request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                s_error_body ("overloaded", "retry later", NULL), false);
         return MHD_YES;
     }
     if (request->route != S_ROUTE_LEADS)
