@@ -1650,19 +1650,12 @@ pp_fleet_reply_t *
 pp_fleet_post_lead_with_header (pp_fleet_t *self, const char *api_key, const cJSON *lead,
                                 const char *header)
 {
-    char *body = cJSON_PrintUnformatted (lead);
-    assert (body);
-    pp_fleet_request_t request = {"POST", "/v1/leads", api_key, "application/json", body, 0, 0};
-    cJSON *timeout = cJSON_GetObjectItemCaseSensitive (lead, "timeout_ms");
-    if (cJSON_IsNumber (timeout))
-        request.timeout_ms = (int) timeout->valuedouble + 10000;
     pp_fleet_batch_t *batch = pp_fleet_batch_new (self, 1);
-    pp_fleet_batch_add (batch, &request);
+    pp_fleet_batch_add_lead (batch, api_key, lead);
     if (header)
         pp_fleet_batch_add_header (batch, header);
     pp_fleet_reply_t *reply = s_batch_take_one (batch);
     pp_fleet_batch_destroy (&batch);
-    free (body);
     return reply;
 }
 

@@ -38,24 +38,27 @@ typedef struct {
     char zone [64];             //  the capped campaigns' time zone
 } s_state_t;
 
-//  A zone where it is not near midnight now, so a day cap cannot roll over
-//  during the run.
-static void
-s_pick_zone (char *zone, size_t size)
+//  The first of some zones whose local minute of the day is now in [from,
+//  to) (its minute into *minute): true when one is; else "UTC".
+static bool
+s_pick_zone (char *zone, size_t size, int from, int to, int *minute)
 {
     static const char *zones [] = {"UTC", "America/New_York", "America/Los_Angeles",
                                    "Asia/Tokyo", "Europe/Berlin", "Asia/Kolkata"};
     time_t now = time (NULL);
     char *saved = getenv ("TZ") ? strdup (getenv ("TZ")) : NULL;
     snprintf (zone, size, "%s", zones [0]);
-    for (size_t i = 0; i < sizeof zones / sizeof zones [0]; i++) {
+    bool found = false;
+    for (size_t i = 0; i < sizeof zones / sizeof zones [0] && !found; i++) {
         setenv ("TZ", zones [i], 1);
         tzset ();
         struct tm tm;
         localtime_r (&now, &tm);
-        if (tm.tm_hour >= 2 && tm.tm_hour < 22) {
+        int local = tm.tm_hour * 60 + tm.tm_min;
+        if (local >= from && local < to) {
             snprintf (zone, size, "%s", zones [i]);
-            break;
+            *minute = local;
+            found = true;
         }
     }
     if (saved) {
@@ -65,6 +68,7 @@ s_pick_zone (char *zone, size_t size)
     else
         unsetenv ("TZ");
     tzset ();
+    return found;
 }
 
 //  The marketplace; with_amount adds the "amount" buyer, with_picky the
@@ -123,7 +127,9 @@ s_setup (void **state)
     *state = self;
     if (!self)
         return -1;
-    s_pick_zone (self->zone, sizeof self->zone);
+    //  Not near midnight, so a day cap cannot roll over during the run
+    int minute;
+    s_pick_zone (self->zone, sizeof self->zone, 2 * 60, 22 * 60, &minute);
     printf ("capped campaigns count their days in %s\n", self->zone);
     self->fleet = pp_fleet_new ("test_e2e_caps", "filter=2,deliver=2");
     if (!self->fleet)
@@ -268,6 +274,23 @@ s_check_trace (pp_fleet_t *fleet, const char *lead_id, const char *capped, const
     free (out);
 }
 
+//  One CA lead now, sold with `price_cents` paid out (80% of the winning
+//  bid); its id into lead_id.
+static void
+s_sell_one (pp_fleet_t *fleet, const char *what, int64_t price_cents, char *lead_id,
+            size_t size)
+{
+    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
+    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
+    cJSON_Delete (lead);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, what, 200, "sold"));
+    PP_CHECKF (fleet, pp_fleet_reply_price_cents (reply) == price_cents,
+               "%s paid %lld cents, want %lld (80%% of the winning bid)", what,
+               (long long) pp_fleet_reply_price_cents (reply), (long long) price_cents);
+    snprintf (lead_id, size, "%s", pp_fleet_reply_lead_id (reply));
+    pp_fleet_reply_destroy (&reply);
+}
+
 //  One lead now, sold to fallback, whose trace shows `capped` excluded by
 //  `reason`.
 static void
@@ -275,16 +298,8 @@ s_late_lead (pp_fleet_t *fleet, const char *capped, const char *reason)
 {
     //  filter re-reads the counters every second
     pp_fleet_sleep_ms (1500);
-    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
-    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
-    cJSON_Delete (lead);
-    PP_CHECK (fleet, pp_fleet_reply_is (reply, "late lead", 200, "sold"));
-    PP_CHECKF (fleet, pp_fleet_reply_price_cents (reply) == 800,
-               "late lead paid %lld, want 8.00 (80%% of the fallback's 10.00)",
-               (long long) pp_fleet_reply_price_cents (reply));
     char lead_id [64];
-    snprintf (lead_id, sizeof lead_id, "%s", pp_fleet_reply_lead_id (reply));
-    pp_fleet_reply_destroy (&reply);
+    s_sell_one (fleet, "late lead", 800, lead_id, sizeof lead_id);
     PP_CHECK (fleet, pp_fleet_wait_answered (fleet, lead_id, 10000) == 0);
     s_check_trace (fleet, lead_id, capped, reason);
 }
@@ -495,28 +510,9 @@ test_e2e_caps_paced (void **state)
     s_state_t *self = *state;
     pp_fleet_t *fleet = self->fleet;
     //  A zone whose local time leaves the window inside today
-    static const char *zones [] = {"UTC", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata"};
-    char zone [64] = "";
+    char zone [64];
     int minute = -1;
-    time_t now = time (NULL);
-    char *saved = getenv ("TZ") ? strdup (getenv ("TZ")) : NULL;
-    for (size_t i = 0; i < sizeof zones / sizeof zones [0] && !*zone; i++) {
-        setenv ("TZ", zones [i], 1);
-        tzset ();
-        struct tm tm;
-        localtime_r (&now, &tm);
-        minute = tm.tm_hour * 60 + tm.tm_min;
-        if (minute <= 1440 - 200 - 5)
-            snprintf (zone, sizeof zone, "%s", zones [i]);
-    }
-    if (saved) {
-        setenv ("TZ", saved, 1);
-        free (saved);
-    }
-    else
-        unsetenv ("TZ");
-    tzset ();
-    PP_CHECK (fleet, *zone);
+    PP_CHECK (fleet, s_pick_zone (zone, sizeof zone, 0, 1440 - 200 - 4, &minute));
     char window [32];
     snprintf (window, sizeof window, "%02d:%02d-%02d:%02d", minute / 60, minute % 60,
               (minute + 200) / 60, (minute + 200) % 60);
@@ -545,14 +541,8 @@ test_e2e_caps_paced (void **state)
 
     //  Nothing sold yet: paced-c takes the first lead (60.00, 80% paid out)
     pp_fleet_sleep_ms (1100);
-    cJSON *lead = pp_fleet_lead_new ("CA", "90001");
-    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
-    cJSON_Delete (lead);
-    PP_CHECK (fleet, pp_fleet_reply_is (reply, "first paced lead", 200, "sold"));
-    PP_CHECKF (fleet, pp_fleet_reply_price_cents (reply) == 4800,
-               "first lead paid %lld, want 48.00 (80%% of paced-c's 60.00)",
-               (long long) pp_fleet_reply_price_cents (reply));
-    pp_fleet_reply_destroy (&reply);
+    char lead_id [64];
+    s_sell_one (fleet, "first paced lead", 4800, lead_id, sizeof lead_id);
     char *counters = pp_fleet_sql (
         fleet,
         "select string_agg(k.per || ':' || k.count, ',') from cap_counters k join campaigns c"

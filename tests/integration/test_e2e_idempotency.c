@@ -66,6 +66,18 @@ s_leads_of (pp_fleet_t *fleet, const char *source, const char *expected)
                              NULL);
 }
 
+//  The ledger holds one lead of `source`, sold once to b30, and the buyer
+//  got one post of it.
+static void
+s_one_sale (pp_fleet_t *fleet, const char *source, const char *lead_id)
+{
+    PP_CHECK (fleet, s_leads_of (fleet, source, "1") == 1);
+    PP_CHECK (fleet, pp_fleet_wait_lead (fleet, lead_id, NULL, "b30-c:3000:2400", NULL) == 0);
+    cJSON *posts = pp_fleet_mockbuyer_wait (fleet, lead_id, "post", 1, 3000, 500);
+    PP_CHECKF (fleet, cJSON_GetArraySize (posts) == 1, "%d posts", cJSON_GetArraySize (posts));
+    cJSON_Delete (posts);
+}
+
 //  (1) The same key twice: the first answer again, with Idempotent-Replayed;
 //  one lead, one sale, one post to the buyer.
 static void
@@ -89,12 +101,7 @@ test_e2e_idempotency_replay (void **state)
     PP_CHECKF (fleet, pp_fleet_reply_has_header (second, "Idempotent-Replayed", "true"),
                "headers: %s", second->headers);
 
-    PP_CHECK (fleet, s_leads_of (fleet, "idem-replay", "1") == 1);
-    PP_CHECK (fleet, pp_fleet_wait_lead (fleet, lead_id, NULL, "b30-c:3000:2400", NULL) == 0);
-    cJSON *posts = pp_fleet_mockbuyer_wait (fleet, lead_id, "post", 1, 3000, 500);
-    PP_CHECKF (fleet, cJSON_GetArraySize (posts) == 1, "%d posts",
-               cJSON_GetArraySize (posts));
-    cJSON_Delete (posts);
+    s_one_sale (fleet, "idem-replay", lead_id);
     pp_fleet_reply_destroy (&first);
     pp_fleet_reply_destroy (&second);
     cJSON_Delete (lead);
@@ -125,12 +132,7 @@ test_e2e_idempotency_concurrent (void **state)
         replayed += pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true");
     }
     PP_CHECKF (fleet, replayed == 19, "%d replayed", replayed);
-    PP_CHECK (fleet, s_leads_of (fleet, "idem-concurrent", "1") == 1);
-    PP_CHECK (fleet, pp_fleet_wait_lead (fleet, lead_id, NULL, "b30-c:3000:2400", NULL) == 0);
-    cJSON *posts = pp_fleet_mockbuyer_wait (fleet, lead_id, "post", 1, 3000, 500);
-    PP_CHECKF (fleet, cJSON_GetArraySize (posts) == 1, "%d posts",
-               cJSON_GetArraySize (posts));
-    cJSON_Delete (posts);
+    s_one_sale (fleet, "idem-concurrent", lead_id);
     pp_fleet_batch_destroy (&batch);
     cJSON_Delete (lead);
 }

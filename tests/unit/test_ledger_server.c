@@ -523,6 +523,26 @@ s_assert_posts (const char *before, int more)
     free (after);
 }
 
+//  One flush of one or two messages (second may be NULL) from dealer: the
+//  server's direct flushes are then `direct`, and one ack of `acked` ids.
+static void
+s_flush_round (ledger_server_t *server, zsock_t *dealer, pp_events_t *first,
+               pp_events_t *second, uint64_t direct, size_t acked)
+{
+    s_send (dealer, first);
+    if (second)
+        s_send (dealer, second);
+    assert_int_equal (s_take (server), 0);
+    if (second)
+        assert_int_equal (s_take (server), 0);
+    assert_int_equal (ledger_server_flush (server), 0);
+    assert_int_equal (ledger_server_direct (server), direct);
+    pp_ack_t *ack = s_ack (dealer);
+    assert_non_null (ack);
+    assert_int_equal (pp_ack_size (ack), acked);
+    pp_ack_destroy (&ack);
+}
+
 static void
 test_ledger_server_direct_way (void **state)
 {
@@ -539,14 +559,7 @@ test_ledger_server_direct_way (void **state)
     s_lead_id (lead);
     char ids [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
     pp_events_t *events = s_sale (lead, pp_now_us (), ids);
-    s_send (dealer, events);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (ledger_server_flush (server), 0);
-    assert_int_equal (ledger_server_direct (server), 1);
-    pp_ack_t *ack = s_ack (dealer);
-    assert_non_null (ack);
-    assert_int_equal (pp_ack_size (ack), S_SALE_EVENTS);
-    pp_ack_destroy (&ack);
+    s_flush_round (server, dealer, events, NULL, 1, S_SALE_EVENTS);
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead, "7");
     s_assert_query ("SELECT string_agg (kind, ',' ORDER BY at) FROM events WHERE lead_id = $1",
                     lead, "received,pinged,bid,posted,accepted,sold,answered");
@@ -567,16 +580,7 @@ test_ledger_server_direct_way (void **state)
     s_lead_id (lead2);
     char ids2 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
     pp_events_t *events2 = s_sale (lead2, pp_now_us (), ids2);
-    s_send (dealer, events);
-    s_send (dealer, events2);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (ledger_server_flush (server), 0);
-    assert_int_equal (ledger_server_direct (server), 1);
-    ack = s_ack (dealer);
-    assert_non_null (ack);
-    assert_int_equal (pp_ack_size (ack), 2 * S_SALE_EVENTS);
-    pp_ack_destroy (&ack);
+    s_flush_round (server, dealer, events, events2, 1, 2 * S_SALE_EVENTS);
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead, "7");
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead2, "7");
     s_assert_query ("SELECT count(*) FROM sales WHERE lead_id = $1", lead, "1");
@@ -596,14 +600,7 @@ test_ledger_server_direct_way (void **state)
         pp_event_set_amount_cents (event, 700 + i);
         pp_events_append (bids, &event);
     }
-    s_send (dealer, bids);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (ledger_server_flush (server), 0);
-    assert_int_equal (ledger_server_direct (server), 2);
-    ack = s_ack (dealer);
-    assert_non_null (ack);
-    assert_int_equal (pp_ack_size (ack), 2);
-    pp_ack_destroy (&ack);
+    s_flush_round (server, dealer, bids, NULL, 2, 2);
     s_assert_query ("SELECT sum (amount_cents) FROM events WHERE lead_id = $1", lead3, "1401");
     s_assert_posts (before, 2);
     ledger_server_destroy (&server);
@@ -621,16 +618,7 @@ test_ledger_server_direct_way (void **state)
     s_lead_id (lead4);
     char ids4 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
     pp_events_t *events4 = s_sale (lead4, pp_now_us (), ids4);
-    s_send (other, bids);
-    s_send (other, events4);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (ledger_server_flush (server), 0);
-    assert_int_equal (ledger_server_direct (server), 0);
-    ack = s_ack (other);
-    assert_non_null (ack);
-    assert_int_equal (pp_ack_size (ack), 2 + S_SALE_EVENTS);
-    pp_ack_destroy (&ack);
+    s_flush_round (server, other, bids, events4, 0, 2 + S_SALE_EVENTS);
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead3, "2");
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead4, "7");
     s_assert_posts (before, 3);
@@ -638,14 +626,7 @@ test_ledger_server_direct_way (void **state)
     s_lead_id (lead5);
     char ids5 [S_SALE_EVENTS][PP_EVENT_ID_MAX + 1];
     pp_events_t *events5 = s_sale (lead5, pp_now_us (), ids5);
-    s_send (other, events5);
-    assert_int_equal (s_take (server), 0);
-    assert_int_equal (ledger_server_flush (server), 0);
-    assert_int_equal (ledger_server_direct (server), 0);
-    ack = s_ack (other);
-    assert_non_null (ack);
-    assert_int_equal (pp_ack_size (ack), S_SALE_EVENTS);
-    pp_ack_destroy (&ack);
+    s_flush_round (server, other, events5, NULL, 0, S_SALE_EVENTS);
     s_assert_query ("SELECT count(*) FROM events WHERE lead_id = $1", lead5, "7");
     s_assert_posts (before, 4);
     pp_events_destroy (&events5);
