@@ -349,3 +349,24 @@ pp_config_endpoint (const pp_config_t *self, pp_slot_kind_t kind, int slot)
         return zsys_sprintf ("ipc://%s/run/reply-%d", self->var_dir, slot);
     return zsys_sprintf ("ipc://%s/run/%s-%d", self->var_dir, s_kind_names [kind], slot);
 }
+
+int
+pp_config_connect_slots (const pp_config_t *self, zsock_t *sock, pp_slot_kind_t kind,
+                         const char *who)
+{
+    assert (self);
+    assert (sock);
+    assert (kind >= 0 && kind < PP_SLOT_KINDS);
+    zsock_set_immediate (sock, 1);
+    zsock_set_reconnect_ivl_max (sock, PP_RECONNECT_MAX_MS);
+    int connected = 0;
+    for (int slot = 0; slot < self->slots [kind]; slot++) {
+        char *endpoint = pp_config_endpoint (self, kind, slot);
+        if (zsock_connect (sock, "%s", endpoint))
+            zsys_warning ("%s: cannot connect to %s", who, endpoint);
+        else
+            connected++;
+        zstr_free (&endpoint);
+    }
+    return connected;
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <czmq.h>
 
 #define PP_SLOTS_MAX 64
 
@@ -71,6 +72,17 @@ void
 //  The endpoint of slot n of a stage kind, as a new string.
 char *
     pp_config_endpoint (const pp_config_t *self, pp_slot_kind_t kind, int slot);
+//  Connect a socket to every declared slot of a stage kind, the way every
+//  pipeline socket connects (DESIGN section 3): ZMQ_IMMEDIATE, so messages go
+//  only to live instances, and reconnects to a declared slot nobody serves
+//  backing off from 100 ms to PP_RECONNECT_MAX_MS (a new instance there gets
+//  work within that; an absent slot costs a connect attempt a second, not
+//  ten). `who` names the caller in the warning for an endpoint that cannot
+//  be connected. Returns the number of slots connected.
+#define PP_RECONNECT_MAX_MS 1000
+int
+    pp_config_connect_slots (const pp_config_t *self, zsock_t *sock, pp_slot_kind_t kind,
+                             const char *who);
 //  Name of a slot kind ("intake", "validate"...).
 const char *
     pp_slot_kind_name (pp_slot_kind_t kind);

@@ -5,7 +5,6 @@
 #include "pp_util.h"
 
 #define PP_OUTBOX_BATCH 1000        //  events per frame at most
-#define PP_OUTBOX_TICK_MS 5         //  flush and resend check period
 
 //  One event held until acknowledged. It sits in `unsent` until a batch
 //  carrying it went out, then in `sent` (oldest first) until acknowledged
@@ -54,15 +53,9 @@ pp_outbox_new (const pp_config_t *config)
     pp_outbox_t *self = (pp_outbox_t *) zmalloc (sizeof (pp_outbox_t));
     self->dealer = zsock_new (ZMQ_DEALER);
     assert (self->dealer);
-    zsock_set_immediate (self->dealer, 1);
     zsock_set_sndhwm (self->dealer, 1000);
     zsock_set_linger (self->dealer, 0);
-    for (int slot = 0; slot < config->slots [PP_SLOT_LEDGER]; slot++) {
-        char *endpoint = pp_config_endpoint (config, PP_SLOT_LEDGER, slot);
-        if (zsock_connect (self->dealer, "%s", endpoint))
-            zsys_warning ("outbox: cannot connect to %s", endpoint);
-        zstr_free (&endpoint);
-    }
+    pp_config_connect_slots (config, self->dealer, PP_SLOT_LEDGER, "outbox");
     self->unsent = zlistx_new ();
     self->sent = zlistx_new ();
     self->by_id = zhashx_new ();
@@ -168,6 +161,14 @@ pp_outbox_flush (pp_outbox_t *self)
     while (zlistx_size (self->unsent) > 0)
         if (s_send_batch (self) <= 0)
             break;
+}
+
+void
+pp_outbox_flush_soon (pp_outbox_t *self)
+{
+    assert (self);
+    if (zlistx_size (self->unsent) >= PP_OUTBOX_EAGER)
+        pp_outbox_flush (self);
 }
 
 bool

@@ -10,6 +10,9 @@
 
 typedef struct pp_outbox pp_outbox_t;
 
+#define PP_OUTBOX_TICK_MS 5         //  flush and resend check period
+#define PP_OUTBOX_EAGER 64          //  pp_outbox_flush_soon sends at once from this many
+
 //  Create an outbox whose DEALER connects to every declared ledger slot.
 //  It holds at most config->outbox_limit unacknowledged events and resends
 //  any not acknowledged within config->outbox_resend_ms.
@@ -29,6 +32,13 @@ int
 //  Send what was added since the last flush, as one batch.
 void
     pp_outbox_flush (pp_outbox_t *self);
+//  Send now only if PP_OUTBOX_EAGER events or more wait; fewer go with the
+//  outbox's own tick, within PP_OUTBOX_TICK_MS. Stages call this after each
+//  turn of their loop: at a low rate every lead would otherwise cost a
+//  message to the ledger (and its wake-ups) per stage, for events the
+//  ledger commits only every ledger/flush_ms anyway.
+void
+    pp_outbox_flush_soon (pp_outbox_t *self);
 //  True while the outbox holds config->outbox_limit events or more.
 bool
     pp_outbox_full (pp_outbox_t *self);

@@ -120,6 +120,7 @@ pp_stage_new (const pp_config_t *config, int code, int slot)
         self->replies [n] = zsock_new (ZMQ_PUSH);
         assert (self->replies [n]);
         zsock_set_immediate (self->replies [n], 1);
+        zsock_set_reconnect_ivl_max (self->replies [n], PP_RECONNECT_MAX_MS);
         zsock_set_sndhwm (self->replies [n], config->hwm);
         zsock_set_linger (self->replies [n], 0);
         endpoint = pp_config_endpoint (config, PP_SLOT_INTAKE, n);
@@ -241,7 +242,7 @@ s_on_input (zloop_t *loop, zsock_t *reader, void *arg)
         assert (!lead);
         s_check_pressure (self);
     }
-    pp_outbox_flush (self->outbox);
+    pp_outbox_flush_soon (self->outbox);
     return 0;
 }
 
@@ -331,15 +332,9 @@ pp_stage_add_output (pp_stage_t *self, pp_slot_kind_t kind)
         return;
     zsock_t *output = zsock_new (ZMQ_PUSH);
     assert (output);
-    zsock_set_immediate (output, 1);
     zsock_set_sndhwm (output, self->config->hwm);
     zsock_set_linger (output, 0);
-    for (int n = 0; n < self->config->slots [kind]; n++) {
-        char *endpoint = pp_config_endpoint (self->config, kind, n);
-        if (zsock_connect (output, "%s", endpoint))
-            zsys_warning ("%s: cannot connect to %s", self->name, endpoint);
-        zstr_free (&endpoint);
-    }
+    pp_config_connect_slots (self->config, output, kind, self->name);
     self->outputs [kind] = output;
 }
 

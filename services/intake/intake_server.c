@@ -441,7 +441,7 @@ s_on_result (zloop_t *loop, zsock_t *reader, void *arg)
     }
     s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
-    pp_outbox_flush (self->outbox);
+    pp_outbox_flush_soon (self->outbox);
     return 0;
 }
 
@@ -468,7 +468,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
     pthread_mutex_unlock (&self->mutex);
     s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
-    pp_outbox_flush (self->outbox);
+    pp_outbox_flush_soon (self->outbox);
     return 0;
 }
 
@@ -1435,15 +1435,9 @@ intake_server_new (const pp_config_t *config, int slot)
     zstr_free (&endpoint);
     self->to_validate = zsock_new (ZMQ_PUSH);
     assert (self->to_validate);
-    zsock_set_immediate (self->to_validate, 1);
     zsock_set_sndhwm (self->to_validate, config->hwm);
     zsock_set_linger (self->to_validate, 0);
-    for (int n = 0; n < config->slots [PP_SLOT_VALIDATE]; n++) {
-        endpoint = pp_config_endpoint (config, PP_SLOT_VALIDATE, n);
-        if (zsock_connect (self->to_validate, "%s", endpoint))
-            zsys_warning ("intake: cannot connect to %s", endpoint);
-        zstr_free (&endpoint);
-    }
+    pp_config_connect_slots (config, self->to_validate, PP_SLOT_VALIDATE, "intake");
     char inproc [64];
     snprintf (inproc, sizeof inproc, "inproc://intake-events-%p", (void *) self);
     self->events_in = zsock_new (ZMQ_PULL);

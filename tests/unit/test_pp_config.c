@@ -475,6 +475,59 @@ test_pp_config_long_var_dir (void **state)
     zstr_free (&path);
 }
 
+//  A socket connected to every declared slot: immediate (messages only to a
+//  live instance, here slot 1 of 3), and absent slots retried with back-off.
+static void
+test_pp_config_connect_slots (void **state)
+{
+    char var_dir [] = "/tmp/ppcs-XXXXXX";
+    assert_non_null (mkdtemp (var_dir));
+    assert_int_equal (zsys_dir_create ("%s/run", var_dir), 0);
+    pp_config_t *config = pp_config_new ();
+    assert_non_null (config);
+    free (config->var_dir);
+    config->var_dir = strdup (var_dir);
+    config->slots [PP_SLOT_FILTER] = 3;
+
+    zsock_t *live = zsock_new (ZMQ_PULL);
+    assert_non_null (live);
+    char *endpoint = pp_config_endpoint (config, PP_SLOT_FILTER, 1);
+    assert_int_equal (zsock_bind (live, "%s", endpoint), 0);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert_non_null (push);
+    zsock_set_linger (push, 0);
+    assert_int_equal (pp_config_connect_slots (config, push, PP_SLOT_FILTER, "test"), 3);
+    assert_int_equal (zsock_immediate (push), 1);
+    assert_int_equal (zsock_reconnect_ivl_max (push), PP_RECONNECT_MAX_MS);
+    //  Every message reaches the live slot: none is queued for absent ones
+    zsock_set_rcvtimeo (live, 2000);
+    for (int n = 0; n < 10; n++) {
+        assert_int_equal (zstr_sendf (push, "m%d", n), 0);
+        char *message = zstr_recv (live);
+        assert_non_null (message);
+        char expected [8];
+        snprintf (expected, sizeof expected, "m%d", n);
+        assert_string_equal (message, expected);
+        zstr_free (&message);
+    }
+    //  An endpoint that cannot be connected is counted out, not fatal
+    zsock_t *bad = zsock_new (ZMQ_PUSH);
+    assert_non_null (bad);
+    config->endpoint_base [PP_SLOT_AUCTION] = strdup ("nonsense://x");
+    assert_int_equal (pp_config_connect_slots (config, bad, PP_SLOT_AUCTION, "test"), 0);
+    zsock_destroy (&bad);
+
+    zsock_destroy (&push);
+    zsock_destroy (&live);
+    unlink (endpoint + 6);
+    zstr_free (&endpoint);
+    pp_config_destroy (&config);
+    char run [64];
+    snprintf (run, sizeof run, "%s/run", var_dir);
+    rmdir (run);
+    rmdir (var_dir);
+}
+
 int
 main (void)
 {
@@ -486,6 +539,7 @@ main (void)
         cmocka_unit_test (test_pp_config_bad_files),
         cmocka_unit_test (test_pp_config_env_override),
         cmocka_unit_test (test_pp_config_endpoints),
+        cmocka_unit_test (test_pp_config_connect_slots),
         cmocka_unit_test (test_pp_config_long_var_dir),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

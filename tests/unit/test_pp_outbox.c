@@ -210,6 +210,69 @@ test_pp_outbox_batch_and_ack (void **state)
     zsock_destroy (&router);
 }
 
+static int
+s_end_loop (zloop_t *loop, int timer_id, void *arg)
+{
+    return -1;
+}
+
+//  pp_outbox_flush_soon sends only a full eager batch; fewer events wait for
+//  the outbox's tick on the loop, which sends them within a few ticks.
+static void
+test_pp_outbox_flush_soon (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *router = s_ledger_new (fixture);
+    pp_outbox_t *outbox = pp_outbox_new (fixture->config);
+    assert_non_null (outbox);
+    //  Connected first (ZMQ_IMMEDIATE holds sends until then)
+    s_add (outbox, 1000, 0);
+    zframe_t *peer = NULL;
+    pp_events_t *batch = s_flush_until_received (outbox, router, &peer);
+    assert_int_equal (pp_events_size (batch), 1);
+    pp_events_destroy (&batch);
+    zframe_destroy (&peer);
+
+    //  One short of an eager batch: nothing goes
+    for (int n = 0; n < PP_OUTBOX_EAGER - 1; n++)
+        s_add (outbox, n, 0);
+    pp_outbox_flush_soon (outbox);
+    batch = s_ledger_recv (router, 100, &peer);
+    assert_null (batch);
+    //  The eager batch's last event sends all of them at once, in order
+    s_add (outbox, PP_OUTBOX_EAGER - 1, 0);
+    pp_outbox_flush_soon (outbox);
+    batch = s_ledger_recv (router, 1000, &peer);
+    assert_non_null (batch);
+    assert_int_equal (pp_events_size (batch), PP_OUTBOX_EAGER);
+    assert_string_equal (pp_event_id (pp_events_get (batch, 0)), "01J0000000000000000000TEST.0");
+    pp_events_destroy (&batch);
+    zframe_destroy (&peer);
+
+    //  Three more wait for the tick: none without the loop, all with it
+    for (int n = 100; n < 103; n++)
+        s_add (outbox, n, 0);
+    pp_outbox_flush_soon (outbox);
+    batch = s_ledger_recv (router, 50, &peer);
+    assert_null (batch);
+    zloop_t *loop = zloop_new ();
+    assert_int_equal (pp_outbox_attach (outbox, loop), 0);
+    assert_true (zloop_timer (loop, 4 * PP_OUTBOX_TICK_MS, 1, s_end_loop, NULL) > 0);
+    int64_t started = pp_mono_us ();
+    zloop_start (loop);
+    batch = s_ledger_recv (router, 1000, &peer);
+    assert_non_null (batch);
+    assert_int_equal (pp_events_size (batch), 3);
+    assert_true (pp_mono_us () - started < 1000000);
+    pp_events_destroy (&batch);
+    zframe_destroy (&peer);
+    assert_int_equal (pp_outbox_pending (outbox), 1 + PP_OUTBOX_EAGER + 3);
+
+    pp_outbox_destroy (&outbox);
+    zloop_destroy (&loop);
+    zsock_destroy (&router);
+}
+
 static void
 test_pp_outbox_large_batches (void **state)
 {
@@ -604,6 +667,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_pp_outbox_batch_and_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_large_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pp_outbox_flush_soon, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_resend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_no_resend_while_acks_flow, s_setup,
                                          s_teardown),
