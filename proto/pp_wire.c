@@ -5,8 +5,61 @@
 #include "pp_lead.h"
 
 //  --------------------------------------------------------------------------
-//  Start an encoding. The sbuffer gets its first block up front so a small
-//  message is written with one malloc and no realloc.
+//  Every stage decodes and encodes each lead, and glibc's malloc makes a
+//  request of a kilobyte or more (an encoding's buffer, the unpacker's 8 KB
+//  zone) first merge every small chunk freed since (malloc_consolidate):
+//  half of a lead's decode and encode went to malloc and free. So each
+//  thread keeps its last encoding buffer and a few cleared zones for the
+//  next message. They stay reachable from thread-local storage, and a
+//  thread that ends frees them (the key's destructor).
+
+#define S_SPARE_ZONES 4                 //  cleared zones a thread keeps
+#define S_SPARE_BUFFER_MAX (64 * 1024)  //  a bigger encoding buffer is not kept
+
+typedef struct {
+    msgpack_zone *zones [S_SPARE_ZONES];
+    size_t zone_count;
+    char *buffer;                       //  an encoding buffer, or NULL
+    size_t buffer_size;                 //  its allocated size
+} s_spares_t;
+
+static __thread s_spares_t *s_spares;
+static pthread_key_t s_spares_key;
+static pthread_once_t s_spares_once = PTHREAD_ONCE_INIT;
+
+static void
+s_spares_free (void *arg)
+{
+    s_spares_t *spares = (s_spares_t *) arg;
+    for (size_t i = 0; i < spares->zone_count; i++)
+        msgpack_zone_free (spares->zones [i]);
+    free (spares->buffer);
+    free (spares);
+}
+
+static void
+s_spares_key_make (void)
+{
+    int rc = pthread_key_create (&s_spares_key, s_spares_free);
+    assert (rc == 0);
+}
+
+static s_spares_t *
+s_thread_spares (void)
+{
+    if (!s_spares) {
+        pthread_once (&s_spares_once, s_spares_key_make);
+        s_spares = (s_spares_t *) calloc (1, sizeof (s_spares_t));
+        assert (s_spares);
+        pthread_setspecific (s_spares_key, s_spares);
+    }
+    return s_spares;
+}
+
+//  --------------------------------------------------------------------------
+//  Start an encoding. The sbuffer gets its first block up front (the
+//  thread's spare buffer when it is big enough) so a small message is
+//  written with no malloc and no realloc.
 
 void
 pp_wire_begin (pp_wire_out_t *out, size_t size_hint, const char *type, size_t keys)
@@ -14,9 +67,18 @@ pp_wire_begin (pp_wire_out_t *out, size_t size_hint, const char *type, size_t ke
     assert (out);
     assert (type);
     msgpack_sbuffer_init (&out->sbuf);
-    out->sbuf.data = (char *) malloc (size_hint);
-    assert (out->sbuf.data);
-    out->sbuf.alloc = size_hint;
+    s_spares_t *spares = s_thread_spares ();
+    if (spares->buffer && spares->buffer_size >= size_hint) {
+        out->sbuf.data = spares->buffer;
+        out->sbuf.alloc = spares->buffer_size;
+        spares->buffer = NULL;
+        spares->buffer_size = 0;
+    }
+    else {
+        out->sbuf.data = (char *) malloc (size_hint);
+        assert (out->sbuf.data);
+        out->sbuf.alloc = size_hint;
+    }
     msgpack_packer_init (&out->pk, &out->sbuf, msgpack_sbuffer_write);
     msgpack_pack_map (&out->pk, keys);
     PP_WIRE_PACK_KEY (&out->pk, PP_WIRE_KEY_VERSION);
@@ -29,7 +91,13 @@ void
 pp_wire_end (pp_wire_out_t *out)
 {
     assert (out);
-    msgpack_sbuffer_destroy (&out->sbuf);
+    s_spares_t *spares = s_thread_spares ();
+    if (out->sbuf.data && !spares->buffer && out->sbuf.alloc <= S_SPARE_BUFFER_MAX) {
+        spares->buffer = out->sbuf.data;
+        spares->buffer_size = out->sbuf.alloc;
+    }
+    else
+        msgpack_sbuffer_destroy (&out->sbuf);
     msgpack_sbuffer_init (&out->sbuf);
 }
 
@@ -270,7 +338,7 @@ pp_wire_open (pp_wire_in_t *in, const void *data, size_t size, const char *subje
     assert (in);
     assert (subject);
     assert (type);
-    msgpack_unpacked_init (&in->unpacked);
+    in->zone = NULL;
     in->root = NULL;
     in->subject = subject;
     if (!data || size == 0) {
@@ -287,19 +355,26 @@ pp_wire_open (pp_wire_in_t *in, const void *data, size_t size, const char *subje
         pp_wire_reject (in, "trailing bytes after the message", NULL);
         return -1;
     }
+    s_spares_t *spares = s_thread_spares ();
+    if (spares->zone_count > 0)
+        in->zone = spares->zones [--spares->zone_count];
+    else {
+        in->zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+        assert (in->zone);
+    }
     size_t offset = 0;
     msgpack_unpack_return ret =
-        msgpack_unpack_next (&in->unpacked, (const char *) data, size, &offset);
+        msgpack_unpack ((const char *) data, size, &offset, in->zone, &in->object);
     if (ret != MSGPACK_UNPACK_SUCCESS) {
         //  Structure was checked; this is nesting deeper than msgpack-c allows.
         pp_wire_reject (in, "cannot unpack (nested too deep)", NULL);
         return -1;
     }
-    if (in->unpacked.data.type != MSGPACK_OBJECT_MAP) {
+    if (in->object.type != MSGPACK_OBJECT_MAP) {
         pp_wire_reject (in, "not a map", NULL);
         return -1;
     }
-    const msgpack_object_map *map = &in->unpacked.data.via.map;
+    const msgpack_object_map *map = &in->object.via.map;
     const msgpack_object *version = NULL;
     const msgpack_object *msgtype = NULL;
     for (uint32_t i = 0; i < map->size; i++) {
@@ -352,8 +427,15 @@ void
 pp_wire_close (pp_wire_in_t *in)
 {
     assert (in);
-    msgpack_unpacked_destroy (&in->unpacked);
-    msgpack_unpacked_init (&in->unpacked);
+    if (in->zone) {
+        msgpack_zone_clear (in->zone);
+        s_spares_t *spares = s_thread_spares ();
+        if (spares->zone_count < S_SPARE_ZONES)
+            spares->zones [spares->zone_count++] = in->zone;
+        else
+            msgpack_zone_free (in->zone);
+        in->zone = NULL;
+    }
     in->root = NULL;
 }
 

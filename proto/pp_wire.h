@@ -51,7 +51,8 @@ void
 //  A decoder: the unpacked object tree of one frame. Strings in it point
 //  into the input buffer, which must outlive the decoder.
 typedef struct {
-    msgpack_unpacked unpacked;  //  owns the zone of the object tree
+    msgpack_zone *zone;         //  holds the object tree; back to the thread's spares at close
+    msgpack_object object;      //  the unpacked frame
     const msgpack_object_map *root;     //  the root map; Not owned
     const char *subject;        //  "pp_lead"..., prefix of log lines
 } pp_wire_in_t;

@@ -411,6 +411,80 @@ test_pp_lead_round_trip_full (void **state)
     pp_lead_destroy (&lead);
 }
 
+//  Each thread reuses its encoding buffer and its cleared unpacker zones:
+//  two frames open at once keep their own trees, a lead decoded after a
+//  big one (whose zone grew) is still right, buffers reused for a smaller
+//  encoding give the same bytes, and a thread that ends frees its spares
+//  (a leak here fails the sanitized build).
+static void *
+s_decode_in_thread (void *arg)
+{
+    zframe_t *frame = (zframe_t *) arg;
+    for (int round = 0; round < 50; round++) {
+        pp_lead_t *copy = pp_lead_decode (frame);
+        assert (copy);
+        zframe_t *again = pp_lead_encode (copy);
+        assert (zframe_eq (frame, again));
+        zframe_destroy (&again);
+        pp_lead_destroy (&copy);
+    }
+    return NULL;
+}
+
+static void
+test_pp_lead_codec_reuse (void **state)
+{
+    pp_lead_t *small = s_full_lead (1);
+    pp_lead_t *big = s_full_lead (40);
+    zframe_t *small_frame = pp_lead_encode (small);
+    zframe_t *big_frame = pp_lead_encode (big);
+    assert_true (zframe_size (big_frame) > zframe_size (small_frame));
+
+    //  Two frames open at once, closed in either order
+    for (int round = 0; round < 3; round++) {
+        pp_wire_in_t a, b;
+        assert_int_equal (pp_wire_open (&a, zframe_data (small_frame), zframe_size (small_frame),
+                                        "test", "lead"), 0);
+        assert_int_equal (pp_wire_open (&b, zframe_data (big_frame), zframe_size (big_frame),
+                                        "test", "lead"), 0);
+        assert_true (a.zone != b.zone);
+        assert_true (a.root->size == b.root->size);
+        if (round % 2) {
+            pp_wire_close (&a);
+            pp_wire_close (&b);
+        }
+        else {
+            pp_wire_close (&b);
+            pp_wire_close (&a);
+        }
+        assert_null (a.zone);
+        assert_null (a.root);
+    }
+    //  Big, small, big again: each decode and encode as if fresh
+    for (int round = 0; round < 20; round++) {
+        zframe_t *frame = round % 3 ? small_frame : big_frame;
+        pp_lead_t *copy = pp_lead_decode (frame);
+        assert_non_null (copy);
+        s_assert_leads_eq (round % 3 ? small : big, copy);
+        zframe_t *again = pp_lead_encode (copy);
+        assert_true (zframe_eq (frame, again));
+        zframe_destroy (&again);
+        pp_lead_destroy (&copy);
+    }
+    //  Threads that decode and end
+    pthread_t threads [3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (pthread_create (&threads [i], NULL, s_decode_in_thread,
+                                          i == 1 ? small_frame : big_frame), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (pthread_join (threads [i], NULL), 0);
+
+    zframe_destroy (&small_frame);
+    zframe_destroy (&big_frame);
+    pp_lead_destroy (&small);
+    pp_lead_destroy (&big);
+}
+
 static void
 test_pp_lead_round_trip_minimal (void **state)
 {
@@ -1190,6 +1264,7 @@ main (void)
         cmocka_unit_test (test_pp_lead_deep_nesting),
         cmocka_unit_test (test_pp_lead_one_line_per_reject),
         cmocka_unit_test (test_pp_lead_send_recv),
+        cmocka_unit_test (test_pp_lead_codec_reuse),
         cmocka_unit_test (test_pp_lead_send_without_peer),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
