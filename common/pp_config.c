@@ -99,6 +99,7 @@ pp_config_new (void)
     self->ledger_direct = 1;
     self->ledger_careful_ms = 5000;
     self->default_timeout_ms = 3000;
+    self->idempotency_purge_ms = 60000;
     self->mx_timeout_ms = 200;
     for (int k = 0; k < PP_SLOT_KINDS; k++)
         self->slots [k] = 4;
@@ -161,6 +162,7 @@ static const s_key_t s_keys [] = {
     {"endpoints/ledger", S_STR, S_OFF (endpoint_base [PP_SLOT_LEDGER]), 0, 0},
     {"pipeline/hwm", S_INT, S_OFF (hwm), 10, 10000000},
     {"pipeline/default_timeout_ms", S_INT, S_OFF (default_timeout_ms), 10, 600000},
+    {"intake/idempotency_purge_ms", S_INT, S_OFF (idempotency_purge_ms), 100, 3600000},
     {"validate/mx_check", S_INT, S_OFF (mx_check), 0, 1},
     {"validate/mx_timeout_ms", S_INT, S_OFF (mx_timeout_ms), 10, 5000},
     {"validate/mx_nameserver", S_STR, S_OFF (mx_nameserver), 0, 0},
@@ -187,7 +189,7 @@ s_is_section (const char *path)
 {
     return streq (path, "http") || streq (path, "slots") || streq (path, "endpoints")
            || streq (path, "pipeline") || streq (path, "outbox") || streq (path, "ledger")
-           || streq (path, "validate");
+           || streq (path, "validate") || streq (path, "intake");
 }
 
 //  Walk the children of `node`; path is relative to the root "pingpost".

@@ -51,6 +51,8 @@ typedef struct {
     int ledger_careful_ms;              //  checks every event id for this long after meeting
                                         //  a resent one, default 5000 (else COPYs them)
     int default_timeout_ms;             //  lead deadline when neither publisher nor market says, 3000
+    int idempotency_purge_ms;           //  intake deletes Idempotency-Keys older than 24 h this
+                                        //  often, default 60000
     int mx_check;                       //  validate asks DNS for the email domain's MX, default 0 (off)
     int mx_timeout_ms;                  //  budget of that check, default 200 (past it the lead passes)
     char *mx_nameserver;                //  "ip[:port]" to ask, NULL = the system's resolv.conf

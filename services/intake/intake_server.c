@@ -32,7 +32,6 @@ static const double s_buckets [S_HISTOGRAM_BUCKETS] = {
 #define S_MAX_FIELDS 500        //  members of fields, consent or signals at most
 #define S_IDEM_KEY_MAX 255      //  Idempotency-Key: 1..255 visible ASCII characters
 #define S_IDEM_POLL_MS 50       //  re-check period while a key's first request is in flight
-#define S_IDEM_PURGE_MS 60000   //  expired keys are deleted this often
 
 typedef enum {
     S_ROUTE_NONE = 0,
@@ -759,8 +758,9 @@ s_on_idem_wait (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  Every S_IDEM_PURGE_MS: delete keys past their 24 h, a bounded number at
-//  a time (every intake does it; the rows are the same).
+//  Every intake/idempotency_purge_ms (a minute by default): delete keys
+//  past their 24 h, a bounded number at a time (every intake does it; the
+//  rows are the same).
 static int
 s_on_idem_purge (zloop_t *loop, int timer_id, void *arg)
 {
@@ -1468,7 +1468,8 @@ intake_server_new (const pp_config_t *config, int slot)
         || zloop_reader (self->loop, self->lookups_in, s_on_lookup, self)
         || zloop_timer (self->loop, S_SWEEP_MS, 0, s_on_sweep, self) <= 0
         || zloop_timer (self->loop, S_IDEM_POLL_MS, 0, s_on_idem_wait, self) <= 0
-        || zloop_timer (self->loop, S_IDEM_PURGE_MS, 0, s_on_idem_purge, self) <= 0
+        || zloop_timer (self->loop, (size_t) config->idempotency_purge_ms, 0, s_on_idem_purge,
+                        self) <= 0
         || pp_outbox_attach (self->outbox, self->loop)
         || pp_watch_attach (self->watch, self->loop)) {
         zsys_error ("intake: cannot set up the loop");

@@ -518,6 +518,25 @@ pp_fleet_conninfo (pp_fleet_t *self)
     return self->conninfo;
 }
 
+int
+pp_fleet_config_append (pp_fleet_t *self, const char *lines)
+{
+    assert (self && lines);
+    size_t size = 0;
+    char *text = s_read_file (self->config, &size);
+    if (!text) {
+        printf ("pp_fleet: cannot read %s\n", self->config);
+        return -1;
+    }
+    char *joined = s_printf ("%s%s%s", text, size && text [size - 1] != '\n' ? "\n" : "", lines);
+    int rc = s_write_file (self->config, joined);
+    if (rc)
+        printf ("pp_fleet: cannot write %s\n", self->config);
+    free (joined);
+    free (text);
+    return rc;
+}
+
 void
 pp_fleet_fail (pp_fleet_t *self, const char *file, int line, const char *cond,
                const char *format, ...)

@@ -88,6 +88,13 @@ int
 //  The fleet's libpq conninfo.
 const char *
     pp_fleet_conninfo (pp_fleet_t *self);
+//  Append ZPL lines to VAR/etc/pingpost.cfg, indented under its root
+//  "pingpost" ("    intake\n        idempotency_purge_ms = 200\n"). A
+//  service reads the file when it starts: stop and restart it to apply
+//  them (until the next scripts/up, which rewrites the file). 0 or -1
+//  (printed).
+int
+    pp_fleet_config_append (pp_fleet_t *self, const char *lines);
 
 //  Print "FAILED file:line: cond: message" and the tail of every log. For PP_CHECK.
 void

@@ -7,22 +7,69 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libpq-fe.h>
 
 #include "pp_fleet.h"
 
 #define streq(a, b) (strcmp ((a), (b)) == 0)
 
+//  Intake's database sessions carry this application_name (PGAPPNAME when
+//  it starts), so a test can find and end them.
+#define S_INTAKE_APP "pp-e2e-intake"
+//  Intake deletes expired keys this often in this fleet (default: a minute).
+#define S_PURGE_MS 200
+
 static const char *s_mock_buyers [] = {"b30:bid=30.00,delay_ms=0,accept=1", NULL};
+
+//  Give intake a short purge period: append it to the fleet's config and
+//  restart intake (SIGTERM, so it exits cleanly) with S_INTAKE_APP as its
+//  sessions' application_name. 0 or -1 (printed).
+static int
+s_intake_reconfigure (pp_fleet_t *fleet)
+{
+    char lines [128];
+    snprintf (lines, sizeof lines, "    intake\n        idempotency_purge_ms = %d\n", S_PURGE_MS);
+    pid_t pid = pp_fleet_pid (fleet, "intake", 0);
+    if (pp_fleet_config_append (fleet, lines) || pp_fleet_kill (fleet, "intake", 0, SIGTERM))
+        return -1;
+    int64_t deadline = pp_fleet_now_us () + 10000000;
+    while (pp_fleet_pid_alive (pid) && pp_fleet_now_us () < deadline)
+        pp_fleet_sleep_ms (20);
+    if (pp_fleet_pid_alive (pid)) {
+        printf ("intake (pid %d) still runs 10 s after SIGTERM\n", (int) pid);
+        return -1;
+    }
+    setenv ("PGAPPNAME", S_INTAKE_APP, 1);
+    int rc = pp_fleet_restart (fleet, "intake", 0);
+    unsetenv ("PGAPPNAME");
+    if (rc)
+        return -1;
+    deadline = pp_fleet_now_us () + 15000000;
+    while (true) {
+        pp_fleet_reply_t *reply = pp_fleet_get (fleet, "/healthz");
+        long status = reply->status;
+        pp_fleet_reply_destroy (&reply);
+        if (status == 200)
+            return 0;
+        if (pp_fleet_now_us () >= deadline) {
+            printf ("restarted intake does not answer /healthz (last status %ld)\n", status);
+            pp_fleet_log_tail (fleet, "intake-0", 30);
+            return -1;
+        }
+        pp_fleet_sleep_ms (50);
+    }
+}
 
 static int
 s_setup (void **state)
 {
     pp_fleet_t *fleet = pp_fleet_new ("test_e2e_idempotency", NULL);
     *state = fleet;
-    if (!fleet || pp_fleet_mockbuyer_start (fleet, s_mock_buyers))
+    if (!fleet || s_intake_reconfigure (fleet) || pp_fleet_mockbuyer_start (fleet, s_mock_buyers))
         return -1;
     char *buyer = pp_fleet_fixed_buyer ("b30", "30.00", "CA");
     char *buyers = NULL;
@@ -321,6 +368,224 @@ test_e2e_idempotency_stale_claim (void **state)
     cJSON_Delete (lead);
 }
 
+//  (8) Keys older than 24 h are deleted every intake/idempotency_purge_ms
+//  (S_PURGE_MS here), 10,000 at a time, while younger ones stay and still
+//  replay. Nothing else deletes an answered key: without the purge the
+//  expired rows stay, and the wait fails.
+static void
+test_e2e_idempotency_purge (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    const char *keys [] = {"purge-expired", "purge-young", "purge-fresh"};
+    pp_fleet_reply_t *replies [3];
+    for (size_t i = 0; i < 3; i++) {
+        char header [64];
+        snprintf (header, sizeof header, "Idempotency-Key: %s", keys [i]);
+        cJSON *lead = s_lead ("idem-purge", 3000);
+        replies [i] = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead, header);
+        cJSON_Delete (lead);
+        PP_CHECKF (fleet, pp_fleet_reply_is (replies [i], keys [i], 200, "sold"), "%s", keys [i]);
+    }
+    PP_CHECK (fleet, pp_fleet_sql_wait (fleet, "3", 5000,
+                                        "select count(*) from idempotency_keys"
+                                        " where key like 'purge-%' and answer is not null",
+                                        NULL) == 0);
+    //  One answered key past its 24 h, one just within them, and 20,001
+    //  more expired ones (three rounds of the purge)
+    char *aged = pp_fleet_sql (
+        fleet,
+        "with e as (update idempotency_keys set created_at = now () - interval '25 hours'"
+        "  where key = 'purge-expired' returning 1),"
+        " y as (update idempotency_keys set created_at = now () - interval '23 hours'"
+        "  where key = 'purge-young' returning 1),"
+        " b as (insert into idempotency_keys (publisher_id, key, lead_id, answer, created_at)"
+        "  select p.id, 'purge-bulk-' || n, 'PURGE0BULK' || n, '{}',"
+        "   now () - interval '24 hours 1 minute' - n * interval '1 second'"
+        "  from publishers p, generate_series (1, 20001) n where p.name = 'acme' returning 1)"
+        " select (select count(*) from e) || '/' || (select count(*) from y) || '/'"
+        "  || (select count(*) from b)",
+        NULL);
+    PP_CHECKF (fleet, aged && streq (aged, "1/1/20001"), "aged rows: %s", aged ? aged : "(none)");
+    free (aged);
+
+    PP_CHECK (fleet, pp_fleet_sql_wait (fleet, "0", 10000,
+                                        "select count(*) from idempotency_keys"
+                                        " where created_at < now () - interval '24 hours'",
+                                        NULL) == 0);
+    char *left = pp_fleet_sql (fleet,
+                               "select string_agg(key, ',' order by key) from idempotency_keys"
+                               " where key like 'purge-%'",
+                               NULL);
+    PP_CHECKF (fleet, left && streq (left, "purge-fresh,purge-young"), "keys left: %s",
+               left ? left : "(none)");
+    free (left);
+
+    //  The younger keys still replay their first answer
+    cJSON *lead = s_lead ("idem-purge", 3000);
+    for (size_t i = 1; i < 3; i++) {
+        char header [64];
+        snprintf (header, sizeof header, "Idempotency-Key: %s", keys [i]);
+        pp_fleet_reply_t *again
+            = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead, header);
+        PP_CHECK (fleet, pp_fleet_reply_is (again, keys [i], 200, "sold"));
+        PP_CHECKF (fleet, streq (again->body, replies [i]->body), "%s: %s / %s", keys [i],
+                   replies [i]->body, again->body);
+        PP_CHECK (fleet, pp_fleet_reply_has_header (again, "Idempotent-Replayed", "true"));
+        pp_fleet_reply_destroy (&again);
+    }
+    //  The purged key is a new one: a new lead
+    pp_fleet_reply_t *again = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: purge-expired");
+    PP_CHECK (fleet, pp_fleet_reply_is (again, "purged key", 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (again, "Idempotent-Replayed", "true"));
+    PP_CHECK (fleet, !streq (pp_fleet_reply_lead_id (again), pp_fleet_reply_lead_id (replies [0])));
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-purge", "4") == 4);
+    pp_fleet_reply_destroy (&again);
+    for (size_t i = 0; i < 3; i++)
+        pp_fleet_reply_destroy (&replies [i]);
+    cJSON_Delete (lead);
+}
+
+//  True when the fleet runs its own embedded cluster (scripts/up without
+//  PINGPOST_DATABASE_URL): only then may a test close its database.
+static bool
+s_own_cluster (pp_fleet_t *fleet)
+{
+    char *own = NULL;
+    if (asprintf (&own, "host=%s/pg/sock dbname=pingpost ", pp_fleet_var_dir (fleet)) < 0)
+        return false;
+    const char *conninfo = pp_fleet_conninfo (fleet);
+    bool yes = strncmp (conninfo, own, strlen (own)) == 0
+               || (strncmp (conninfo, "host=/var/tmp/pingpost-pg-", 26) == 0
+                   && strstr (conninfo, " dbname=pingpost "));
+    free (own);
+    return yes;
+}
+
+//  Run one statement on the fleet's cluster from its maintenance database
+//  "postgres" (a database cannot close itself to new sessions). Returns
+//  the first value as an integer, 0 when the statement gives no rows, or
+//  -1 on failure (printed).
+static int64_t
+s_admin (pp_fleet_t *fleet, const char *sql)
+{
+    char *conninfo = NULL;
+    if (asprintf (&conninfo, "%s dbname=postgres", pp_fleet_conninfo (fleet)) < 0)
+        return -1;
+    PGconn *conn = PQconnectdb (conninfo);
+    free (conninfo);
+    int64_t value = -1;
+    PGresult *result = NULL;
+    if (PQstatus (conn) != CONNECTION_OK) {
+        printf ("cannot connect to the fleet's maintenance database: %s", PQerrorMessage (conn));
+        goto cleanup;
+    }
+    result = PQexec (conn, sql);
+    if (PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) > 0)
+        value = atoll (PQgetvalue (result, 0, 0));
+    else
+    if (PQresultStatus (result) == PGRES_COMMAND_OK || PQresultStatus (result) == PGRES_TUPLES_OK)
+        value = 0;
+    else
+        printf ("failed: %s\n  %s", sql, PQresultErrorMessage (result));
+cleanup:
+    PQclear (result);
+    PQfinish (conn);
+    return value;
+}
+
+//  Open the fleet's database to new sessions again (teardown of (9), which
+//  closes it; also when that test failed halfway).
+static int
+s_allow_connections (void **state)
+{
+    if (!s_own_cluster (*state))
+        return 0;               //  never closed
+    return s_admin (*state, "alter database pingpost allow_connections true") == 0 ? 0 : -1;
+}
+
+//  POST the lead with an Idempotency-Key and expect 503 "unavailable".
+static void
+s_expect_unavailable (pp_fleet_t *fleet, const cJSON *lead, const char *label)
+{
+    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: db-down-1");
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, label, 503, NULL));
+    PP_CHECKF (fleet, pp_fleet_reply_is_error_body (reply), "%s", reply->body);
+    cJSON *error = cJSON_GetObjectItemCaseSensitive (reply->json, "error");
+    cJSON *code = cJSON_GetObjectItemCaseSensitive (error, "code");
+    PP_CHECKF (fleet, cJSON_IsString (code) && streq (code->valuestring, "unavailable"), "%s",
+               reply->body);
+    //  At once, not at the lead's deadline
+    PP_CHECKF (fleet, reply->elapsed_us < 2000000, "%s took %lld ms", label,
+               (long long) (reply->elapsed_us / 1000));
+    pp_fleet_reply_destroy (&reply);
+}
+
+//  (9) Intake without its database session (ended, and the fleet's
+//  database closed to new ones, so it cannot reconnect; the other services
+//  keep theirs): a keyed lead is answered 503 "unavailable" and never
+//  enters the pipeline, while a lead without a key sells as usual. Once the
+//  database is back, intake reconnects and the same key makes one new lead.
+static void
+test_e2e_idempotency_db_down (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    PP_CHECKF (fleet, s_own_cluster (fleet), "the fleet's database '%s' is not its own cluster:"
+               " not closing it", pp_fleet_conninfo (fleet));
+    //  The harness's own session (pp_fleet_sql) opens before the database closes
+    PP_CHECK (fleet, pp_fleet_sql_int (fleet, "select 1", NULL) == 1);
+    PP_CHECK (fleet, s_admin (fleet, "alter database pingpost allow_connections false") == 0);
+    int64_t ended = s_admin (fleet, "select count(pg_terminate_backend (pid, 5000))"
+                                    " from pg_stat_activity where datname = 'pingpost'"
+                                    " and application_name = '" S_INTAKE_APP "'");
+    PP_CHECKF (fleet, ended >= 1, "%lld intake sessions ended", (long long) ended);
+    PP_CHECK (fleet, pp_fleet_sql_wait (fleet, "0", 5000,
+                                        "select count(*) from pg_stat_activity"
+                                        " where application_name = '" S_INTAKE_APP "'",
+                                        NULL) == 0);
+
+    cJSON *lead = s_lead ("idem-db-down", 3000);
+    //  The first request meets the broken session, the later ones intake
+    //  failing to reconnect
+    s_expect_unavailable (fleet, lead, "keyed, session just ended");
+    for (int round = 0; round < 3; round++) {
+        pp_fleet_sleep_ms (300);
+        s_expect_unavailable (fleet, lead, "keyed, database closed");
+    }
+    cJSON *plain = s_lead ("idem-db-down-plain", 3000);
+    pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, plain);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "without a key", 200, "sold"));
+    pp_fleet_reply_destroy (&reply);
+    reply = pp_fleet_get (fleet, "/healthz");
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "healthz", 200, NULL));
+    pp_fleet_reply_destroy (&reply);
+    s_expect_unavailable (fleet, lead, "keyed, still closed");
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-db-down", "0") == 0);
+    PP_CHECK (fleet, pp_fleet_sql_int (fleet, "select count(*) from idempotency_keys"
+                                              " where key = 'db-down-1'",
+                                       NULL) == 0);
+
+    //  Back: intake reconnects (backing off up to 5 s) and the key is new
+    PP_CHECK (fleet, s_allow_connections (state) == 0);
+    int64_t deadline = pp_fleet_now_us () + 20000000;
+    while (true) {
+        reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                "Idempotency-Key: db-down-1");
+        if (reply->status != 503 || pp_fleet_now_us () >= deadline)
+            break;
+        pp_fleet_reply_destroy (&reply);
+        pp_fleet_sleep_ms (200);
+    }
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "keyed, database back", 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true"));
+    pp_fleet_reply_destroy (&reply);
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-db-down", "1") == 1);
+    PP_CHECK (fleet, pp_fleet_all_alive (fleet));
+    cJSON_Delete (plain);
+    cJSON_Delete (lead);
+}
+
 int
 main (void)
 {
@@ -332,6 +597,8 @@ main (void)
         cmocka_unit_test (test_e2e_idempotency_422_frees_key),
         cmocka_unit_test (test_e2e_idempotency_in_progress),
         cmocka_unit_test (test_e2e_idempotency_stale_claim),
+        cmocka_unit_test (test_e2e_idempotency_purge),
+        cmocka_unit_test_teardown (test_e2e_idempotency_db_down, s_allow_connections),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

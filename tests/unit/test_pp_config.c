@@ -146,6 +146,7 @@ s_assert_defaults (pp_config_t *config)
     assert_int_equal (config->ledger_careful_ms, 5000);
     assert_int_equal (config->ledger_direct, 1);
     assert_int_equal (config->default_timeout_ms, 3000);
+    assert_int_equal (config->idempotency_purge_ms, 60000);
     assert_int_equal (config->mx_check, 0);          //  off by default
     assert_int_equal (config->mx_timeout_ms, 200);
     assert_null (config->mx_nameserver);
@@ -227,6 +228,8 @@ static const char *s_full_file =
     "    pipeline\n"
     "        hwm = 500\n"
     "        default_timeout_ms = 1500\n"
+    "    intake\n"
+    "        idempotency_purge_ms = 250\n"
     "    outbox\n"
     "        limit = 1000\n"
     "        resend_ms = 700\n"
@@ -268,6 +271,7 @@ test_pp_config_full_file (void **state)
     assert_string_equal (config->endpoint_base [PP_SLOT_LEDGER], "tcp://10.0.0.8:5650");
     assert_int_equal (config->hwm, 500);
     assert_int_equal (config->default_timeout_ms, 1500);
+    assert_int_equal (config->idempotency_purge_ms, 250);
     assert_int_equal (config->outbox_limit, 1000);
     assert_int_equal (config->outbox_resend_ms, 700);
     assert_int_equal (config->ledger_batch, 50);
@@ -316,6 +320,9 @@ test_pp_config_bad_files (void **state)
         "pingpost\n    ledger\n        careful_ms = -1\n",
         "pingpost\n    ledger\n        direct = 2\n",
         "pingpost\n    outbox\n        limit = 5\n",
+        "pingpost\n    intake\n        idempotency_purge_ms = 99\n",
+        "pingpost\n    intake\n        idempotency_purge_ms = 3600001\n",
+        "pingpost\n    intake\n        idempotency_ttl = 5\n",     //  unknown key
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         char *path = s_write ("bad.cfg", bad [i]);
@@ -328,12 +335,20 @@ test_pp_config_bad_files (void **state)
     }
     //  The edges of a range are fine
     char *path = s_write ("edges.cfg", "pingpost\n    http\n        port = 65535\n"
-                                       "        threads = 64\n    slots\n        ledger = 64\n");
+                                       "        threads = 64\n    slots\n        ledger = 64\n"
+                                       "    intake\n        idempotency_purge_ms = 100\n");
     pp_config_t *config = pp_config_load (path, false);
     assert_non_null (config);
     assert_int_equal (config->http_port, 65535);
     assert_int_equal (config->http_threads, 64);
     assert_int_equal (config->slots [PP_SLOT_LEDGER], 64);
+    assert_int_equal (config->idempotency_purge_ms, 100);
+    pp_config_destroy (&config);
+    zstr_free (&path);
+    path = s_write ("edges.cfg", "pingpost\n    intake\n        idempotency_purge_ms = 3600000\n");
+    config = pp_config_load (path, false);
+    assert_non_null (config);
+    assert_int_equal (config->idempotency_purge_ms, 3600000);
     pp_config_destroy (&config);
     zstr_free (&path);
 }
