@@ -99,14 +99,13 @@ struct intake_server {
     pp_watch_t *watch;          //  market (zloop thread reloads, MHD thread links)
     struct MHD_Daemon *daemon;  //  the HTTP server
     zsock_t *to_validate;       //  PUSH to every validate slot (MHD thread)
-    zsock_t *events_out;        //  inproc PUSH of event pointers (MHD thread)
-    zsock_t *events_in;         //  inproc PULL of event pointers (zloop thread)
     zsock_t *lookups_out;       //  inproc PUSH of status requests (MHD thread)
     zsock_t *lookups_in;        //  inproc PULL of status requests (zloop thread)
     zsock_t *replies;           //  PULL bound on our reply endpoint (zloop thread)
     pp_outbox_t *outbox;        //  ledger events (zloop thread)
     zloop_t *loop;              //  the zloop thread's loop
-    pthread_mutex_t mutex;      //  guards pending and heap
+    pthread_mutex_t mutex;      //  guards pending, heap and received
+    zlistx_t *received;         //  received events the MHD thread made, for the outbox
     zhashx_t *pending;          //  lead id -> s_request_t (suspended connections)
     s_deadline_t *heap;         //  min-heap of deadlines
     size_t heap_size;           //  entries in heap
@@ -405,6 +404,25 @@ s_idem_flush (intake_server_t *self)
     zlistx_destroy (&writes);
 }
 
+static void
+s_received_destroy (void **item_p)
+{
+    pp_event_destroy ((pp_event_t **) item_p);
+}
+
+//  The received events the MHD thread queued (s_push) go into the outbox
+//  when the zloop thread wakes for results or for the deadline sweep
+//  (every S_SWEEP_MS), so a lead costs it no wake-up of its own; under the
+//  mutex, before any answered event it adds, so a lead's received event
+//  always goes first. Caller holds the mutex.
+static void
+s_add_received (intake_server_t *self)
+{
+    pp_event_t *event;
+    while ((event = (pp_event_t *) zlistx_detach (self->received, NULL)))
+        pp_outbox_add (self->outbox, &event);
+}
+
 static int
 s_on_result (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -421,6 +439,7 @@ s_on_result (zloop_t *loop, zsock_t *reader, void *arg)
         if (!result)
             continue;
         pthread_mutex_lock (&self->mutex);
+        s_add_received (self);
         s_request_t *request
             = (s_request_t *) zhashx_lookup (self->pending, pp_result_lead_id (result));
         if (request) {
@@ -452,6 +471,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
     intake_server_t *self = (intake_server_t *) arg;
     int64_t now = pp_now_us ();
     pthread_mutex_lock (&self->mutex);
+    s_add_received (self);
     while (self->heap_size > 0 && self->heap [0].deadline_us <= now) {
         char lead_id [PP_LEAD_ID_SIZE + 1];
         memcpy (lead_id, self->heap [0].lead_id, sizeof lead_id);
@@ -468,21 +488,6 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
     s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
     pp_outbox_flush_soon (self->outbox);
-    return 0;
-}
-
-static int
-s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    intake_server_t *self = (intake_server_t *) arg;
-    for (int burst = 0; burst < 256; burst++) {
-        pp_event_t *event = NULL;
-        if (zmq_recv (zsock_resolve (reader), &event, sizeof event, ZMQ_DONTWAIT)
-            != (int) sizeof event)
-            break;
-        pp_outbox_add (self->outbox, &event);
-    }
-    atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
     return 0;
 }
 
@@ -1134,6 +1139,8 @@ s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
         s_heap_push (self, pp_lead_deadline_us (lead), request->lead_id);
         request->state = S_SUSPENDED;
         MHD_suspend_connection (connection);
+        zlistx_add_end (self->received, received);
+        received = NULL;
     }
     else {
         zhashx_delete (self->pending, request->lead_id);
@@ -1145,11 +1152,6 @@ s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
         pp_event_destroy (&received);
         return s_respond_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
                                 "the pipeline has no capacity now; retry later", NULL);
-    }
-    if (zmq_send (zsock_resolve (self->events_out), &received, sizeof received, ZMQ_DONTWAIT)
-        != (int) sizeof received) {
-        zsys_warning ("intake: event queue full, received event of %s lost", request->lead_id);
-        pp_event_destroy (&received);
     }
     return MHD_YES;
 }
@@ -1410,6 +1412,8 @@ intake_server_new (const pp_config_t *config, int slot)
     self->idem_waiting = zlistx_new ();
     self->idem_writes = zlistx_new ();
     zlistx_set_destructor (self->idem_writes, s_idem_write_destroy);
+    self->received = zlistx_new ();
+    zlistx_set_destructor (self->received, s_received_destroy);
 
     char *run_dir = zsys_sprintf ("%s/run", config->var_dir);
     zsys_dir_create ("%s", run_dir);
@@ -1439,17 +1443,6 @@ intake_server_new (const pp_config_t *config, int slot)
     zsock_set_linger (self->to_validate, 0);
     pp_config_connect_slots (config, self->to_validate, PP_SLOT_VALIDATE, "intake");
     char inproc [64];
-    snprintf (inproc, sizeof inproc, "inproc://intake-events-%p", (void *) self);
-    self->events_in = zsock_new (ZMQ_PULL);
-    self->events_out = zsock_new (ZMQ_PUSH);
-    assert (self->events_in && self->events_out);
-    zsock_set_rcvhwm (self->events_in, 0);
-    zsock_set_sndhwm (self->events_out, 0);
-    if (zsock_bind (self->events_in, "%s", inproc) < 0
-        || zsock_connect (self->events_out, "%s", inproc) < 0) {
-        intake_server_destroy (&self);
-        return NULL;
-    }
     snprintf (inproc, sizeof inproc, "inproc://intake-lookups-%p", (void *) self);
     self->lookups_in = zsock_new (ZMQ_PULL);
     self->lookups_out = zsock_new (ZMQ_PUSH);
@@ -1464,7 +1457,6 @@ intake_server_new (const pp_config_t *config, int slot)
     self->loop = zloop_new ();
     assert (self->loop);
     if (zloop_reader (self->loop, self->replies, s_on_result, self)
-        || zloop_reader (self->loop, self->events_in, s_on_event, self)
         || zloop_reader (self->loop, self->lookups_in, s_on_lookup, self)
         || zloop_timer (self->loop, S_SWEEP_MS, 0, s_on_sweep, self) <= 0
         || zloop_timer (self->loop, S_IDEM_POLL_MS, 0, s_on_idem_wait, self) <= 0
@@ -1546,8 +1538,7 @@ intake_server_destroy (intake_server_t **self_p)
     zloop_destroy (&self->loop);
     zsock_destroy (&self->lookups_out);
     zsock_destroy (&self->lookups_in);
-    zsock_destroy (&self->events_out);
-    zsock_destroy (&self->events_in);
+    zlistx_destroy (&self->received);
     zsock_destroy (&self->to_validate);
     zsock_destroy (&self->replies);
     zhashx_destroy (&self->pending);
@@ -1576,7 +1567,9 @@ intake_server_run (intake_server_t *self)
     s_release_waiting (self);
     s_idem_flush (self);
     //  Events queued by the HTTP thread before it stopped
-    s_on_event (self->loop, self->events_in, self);
+    pthread_mutex_lock (&self->mutex);
+    s_add_received (self);
+    pthread_mutex_unlock (&self->mutex);
     size_t left = pp_outbox_drain (self->outbox, 2000);
     if (left)
         zsys_warning ("intake: %zu events not acknowledged at exit", left);
