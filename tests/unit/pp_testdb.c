@@ -11,6 +11,15 @@
 //  cluster-wide, so parallel schema set-ups must not race.
 #define S_MIGRATE_LOCK "7089133181"
 
+//  deploy/sql is under PP_SOURCE_DIR (ctest sets it), else under the source
+//  tree a test was built from (PP_TEST_SOURCE_DIR, when its target defines
+//  it), else under the current directory.
+#ifdef PP_TEST_SOURCE_DIR
+#   define S_SOURCE_FALLBACK PP_TEST_SOURCE_DIR
+#else
+#   define S_SOURCE_FALLBACK "."
+#endif
+
 static int
 s_sql_file (const struct dirent *entry)
 {
@@ -22,7 +31,7 @@ static int
 s_apply_sql (pp_db_t *db)
 {
     const char *source = getenv ("PP_SOURCE_DIR");
-    char *sql_dir = zsys_sprintf ("%s/deploy/sql", source && *source ? source : ".");
+    char *sql_dir = zsys_sprintf ("%s/deploy/sql", source && *source ? source : S_SOURCE_FALLBACK);
     struct dirent **names = NULL;
     int count = scandir (sql_dir, &names, s_sql_file, alphasort);
     int rc = count > 0 ? 0 : -1;
@@ -51,16 +60,22 @@ s_apply_sql (pp_db_t *db)
     return rc == 0 ? pp_db_script (db, "commit", "COMMIT") : -1;
 }
 
-//  The schema name is the part after "search_path=" of our own conninfo.
+//  The schema name is the part after the last "search_path=" of our own
+//  conninfo (ours is appended after whatever the base conninfo says), and
+//  only a name of ours ("t_..."): never a schema the base named.
 static char *
 s_schema_of (const char *conninfo)
 {
     const char *at = strstr (conninfo, "search_path");
     if (!at)
         return NULL;
+    for (const char *next = at; next; next = strstr (next + 1, "search_path"))
+        at = next;
     at += strlen ("search_path");
     at += *at == '=' ? 1 : 3;   //  "=" or "%3D"
-    size_t size = strcspn (at, "'&");
+    size_t size = strcspn (at, "'& ");
+    if (size < 3 || strncmp (at, "t_", 2) != 0)
+        return NULL;
     return strndup (at, size);
 }
 
@@ -118,4 +133,10 @@ pp_testdb_drop (char **conninfo_p)
     }
     free (schema);
     zstr_free (conninfo_p);
+}
+
+char *
+pp_testdb_schema (const char *conninfo)
+{
+    return conninfo ? s_schema_of (conninfo) : NULL;
 }

@@ -13,5 +13,9 @@ char *
 //  Drop the schema made by pp_testdb_create and free its conninfo. Safe on NULL.
 void
     pp_testdb_drop (char **conninfo_p);
+//  The schema name of a conninfo made by pp_testdb_create (freed by caller),
+//  for tests that make further schemas beside it; NULL if it names none.
+char *
+    pp_testdb_schema (const char *conninfo);
 
 #endif

@@ -2,7 +2,8 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 //  auction_floor needs publisher ids, which only a stored market has: that
-//  test uses PINGPOST_TEST_DATABASE_URL (a fresh schema, dropped at the end).
+//  test uses PINGPOST_TEST_DATABASE_URL (a fresh schema per run made by
+//  tests/unit/pp_testdb, dropped at the end).
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,11 +12,11 @@
 #include <cmocka.h>
 
 #include <czmq.h>
-#include <dirent.h>
 
 #include "auction_server.h"
 #include "pp_db.h"
 #include "pp_log.h"
+#include "pp_testdb.h"
 
 //  --------------------------------------------------------------------------
 //  Bids made by hand
@@ -978,80 +979,37 @@ test_auction_parse_bid_ref_buffer (void **state)
 //  --------------------------------------------------------------------------
 //  auction_floor, on a stored market
 
-//  The advisory lock `pingpost db migrate` and other tests take: the
-//  analyst role is created cluster-wide.
-#define S_MIGRATE_LOCK "7089133181"
+static char *s_conninfo;            //  this run's schema (tests/unit/pp_testdb)
 
-static char s_schema [48];          //  this run's schema
-
+//  A session on a fresh schema with deploy/sql applied, in *state.
 static int
-s_sql_file (const struct dirent *entry)
-{
-    size_t len = strlen (entry->d_name);
-    return len > 4 && streq (entry->d_name + len - 4, ".sql");
-}
-
-//  Open a session on a fresh schema with deploy/sql applied; NULL on failure.
-static pp_db_t *
-s_db_open (void)
+s_db_setup (void **state)
 {
     const char *base = getenv ("PINGPOST_TEST_DATABASE_URL");
     if (!base || !*base) {
         print_error ("PINGPOST_TEST_DATABASE_URL is not set: test_auction's floor test needs "
                      "a PostgreSQL database (scripts/test sets it)\n");
-        return NULL;
+        return -1;
     }
-    const char *source = getenv ("PP_SOURCE_DIR");
-    char *sql_dir = zsys_sprintf ("%s/deploy/sql", source && *source ? source : PP_TEST_SOURCE_DIR);
-    snprintf (s_schema, sizeof s_schema, "t_auction_%d_%u", (int) getpid (),
-              (unsigned) randof (1000000));
-    pp_db_t *db = pp_db_new (base);
-    struct dirent **names = NULL;
-    int count = scandir (sql_dir, &names, s_sql_file, alphasort);
-    int rc = db && pp_db_ok (db) && count > 0 ? 0 : -1;
-    if (rc)
-        print_error ("cannot connect, or no SQL files in %s\n", sql_dir);
-    char *sql = zsys_sprintf ("CREATE SCHEMA %s; SET search_path TO %s", s_schema, s_schema);
-    if (rc == 0)
-        rc = pp_db_script (db, "schema", sql);
-    zstr_free (&sql);
-    if (rc == 0)
-        rc = pp_db_script (db, "lock", "BEGIN; SELECT pg_advisory_xact_lock (" S_MIGRATE_LOCK ")");
-    for (int i = 0; i < count; i++) {
-        char *path = zsys_sprintf ("%s/%s", sql_dir, names [i]->d_name);
-        char *text = NULL;
-        zfile_t *file = zfile_new (NULL, path);
-        if (file && zfile_input (file) == 0) {
-            zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
-            text = chunk ? zchunk_strdup (chunk) : NULL;
-            zchunk_destroy (&chunk);
-        }
-        zfile_destroy (&file);
-        if (rc == 0 && (!text || pp_db_script (db, names [i]->d_name, text)))
-            rc = -1;
-        zstr_free (&text);
-        zstr_free (&path);
-        free (names [i]);
-    }
-    free (names);
-    zstr_free (&sql_dir);
-    if (rc == 0)
-        rc = pp_db_script (db, "commit", "COMMIT");
-    if (rc)
+    s_conninfo = pp_testdb_create ("auction");
+    pp_db_t *db = s_conninfo ? pp_db_new (s_conninfo) : NULL;
+    if (!db || !pp_db_ok (db)) {
+        print_error ("no test database\n");
         pp_db_destroy (&db);
-    return db;
+        pp_testdb_drop (&s_conninfo);
+        return -1;
+    }
+    *state = db;
+    return 0;
 }
 
-static void
-s_db_close (pp_db_t **db_p)
+static int
+s_db_teardown (void **state)
 {
-    if (*db_p) {
-        char *sql = zsys_sprintf ("ROLLBACK; DROP SCHEMA IF EXISTS %s CASCADE", s_schema);
-        if (pp_db_script (*db_p, "drop schema", sql))
-            print_error ("could not drop schema %s\n", s_schema);
-        zstr_free (&sql);
-    }
-    pp_db_destroy (db_p);
+    pp_db_t *db = (pp_db_t *) *state;
+    pp_db_destroy (&db);
+    pp_testdb_drop (&s_conninfo);
+    return 0;
 }
 
 static pp_market_t *
@@ -1074,9 +1032,7 @@ s_store_and_load (pp_db_t *db, const char *json)
 static void
 test_auction_floor (void **state)
 {
-    pp_db_t *db = s_db_open ();
-    if (!db)
-        fail_msg ("no test database");
+    pp_db_t *db = (pp_db_t *) *state;
     pp_market_t *market = s_store_and_load (db,
         "{\"auction\": {\"floor\": 5.00},"
         " \"publishers\": ["
@@ -1109,7 +1065,6 @@ test_auction_floor (void **state)
     assert_int_equal (auction_floor (market, lead), 500);
     pp_lead_destroy (&lead);
     pp_market_unlink (&market);
-    s_db_close (&db);
 }
 
 int
@@ -1141,7 +1096,7 @@ main (void)
         cmocka_unit_test (test_auction_parse_bid_string_forms),
         cmocka_unit_test (test_auction_parse_bid_pointers),
         cmocka_unit_test (test_auction_parse_bid_ref_buffer),
-        cmocka_unit_test (test_auction_floor),
+        cmocka_unit_test_setup_teardown (test_auction_floor, s_db_setup, s_db_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

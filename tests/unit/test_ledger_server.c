@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <czmq.h>
-#include <dirent.h>
 
 #include "pp_config.h"
 #include "pp_db.h"
@@ -16,21 +15,19 @@
 #include "pp_util.h"
 #include "pp_event.h"
 #include "pp_lead.h"
+#include "pp_testdb.h"
 #include "ledger_server.h"
 
-//  The same advisory lock as `pingpost db migrate`: the analyst role is
-//  created cluster-wide, so parallel schema set-ups must not race.
-#define S_MIGRATE_LOCK "7089133181"
-
-static char s_schema [64];          //  this run's schema
-static char *s_url;                 //  conninfo whose search_path is the schema
+static char *s_url;                 //  conninfo whose search_path is this run's
+                                    //  schema (tests/unit/pp_testdb)
 static pp_db_t *s_db;               //  session in the schema, for checks
 static int s_endpoints;             //  makes each server's endpoint unique
 static int s_direct;                //  ledger/direct of every server: the
                                     //  tests run both ways
 
 //  --------------------------------------------------------------------------
-//  Set-up: a fresh schema with deploy/sql applied, dropped at the end.
+//  Set-up: a fresh schema with deploy/sql applied (tests/unit/pp_testdb),
+//  dropped at the end.
 
 //  base + one conninfo parameter, in key=value or URL form.
 static char *
@@ -54,52 +51,6 @@ s_conninfo_add (const char *base, const char *key, const char *value)
 }
 
 static int
-s_select_sql (const struct dirent *entry)
-{
-    size_t len = strlen (entry->d_name);
-    return len > 4 && streq (entry->d_name + len - 4, ".sql");
-}
-
-static int
-s_apply_sql (pp_db_t *db)
-{
-    struct dirent **names = NULL;
-    int count = scandir (PP_SQL_DIR, &names, s_select_sql, alphasort);
-    if (count <= 0) {
-        print_error ("no SQL files in %s\n", PP_SQL_DIR);
-        free (names);
-        return -1;
-    }
-    int rc = pp_db_script (db, "begin", "BEGIN");
-    if (rc == 0)
-        rc = pp_db_script (db, "lock", "SELECT pg_advisory_xact_lock (" S_MIGRATE_LOCK ")");
-    for (int i = 0; i < count; i++) {
-        char *path = zsys_sprintf ("%s/%s", PP_SQL_DIR, names [i]->d_name);
-        zfile_t *file = zfile_new (NULL, path);
-        zchunk_t *chunk = file && zfile_input (file) == 0 ? zfile_read (file, zfile_cursize (file), 0)
-                                                          : NULL;
-        if (!chunk) {
-            print_error ("cannot read %s\n", path);
-            rc = -1;
-        }
-        else
-        if (rc == 0) {
-            char *sql = zchunk_strdup (chunk);
-            rc = pp_db_script (db, names [i]->d_name, sql);
-            zstr_free (&sql);
-        }
-        zchunk_destroy (&chunk);
-        zfile_destroy (&file);
-        zstr_free (&path);
-        free (names [i]);
-    }
-    free (names);
-    if (rc == 0)
-        rc = pp_db_script (db, "commit", "COMMIT");
-    return rc;
-}
-
-static int
 s_setup (void **state)
 {
     pp_log_init ("test_ledger_server", false);
@@ -109,26 +60,16 @@ s_setup (void **state)
                      "database (scripts/test sets it)\n");
         return -1;
     }
-    snprintf (s_schema, sizeof s_schema, "t_ledger_%d_%u", (int) getpid (),
-              (unsigned) randof (1000000));
-    pp_db_t *admin = pp_db_new (base);
-    if (!admin || !pp_db_ok (admin)) {
-        print_error ("cannot connect to PINGPOST_TEST_DATABASE_URL\n");
-        pp_db_destroy (&admin);
+    s_url = pp_testdb_create ("ledger");
+    if (!s_url)
+        return -1;
+    s_db = pp_db_new (s_url);
+    if (!s_db || !pp_db_ok (s_db)) {
+        print_error ("cannot connect to the test schema\n");
+        pp_db_destroy (&s_db);
+        pp_testdb_drop (&s_url);
         return -1;
     }
-    char *sql = zsys_sprintf ("CREATE SCHEMA %s", s_schema);
-    int rc = pp_db_script (admin, "create schema", sql);
-    zstr_free (&sql);
-    pp_db_destroy (&admin);
-    if (rc)
-        return -1;
-    char *option = zsys_sprintf ("-csearch_path=%s", s_schema);
-    s_url = s_conninfo_add (base, "options", option);
-    zstr_free (&option);
-    s_db = pp_db_new (s_url);
-    if (!s_db || !pp_db_ok (s_db) || s_apply_sql (s_db))
-        return -1;
     return 0;
 }
 
@@ -136,16 +77,7 @@ static int
 s_teardown (void **state)
 {
     pp_db_destroy (&s_db);
-    const char *base = getenv ("PINGPOST_TEST_DATABASE_URL");
-    if (base && *s_schema) {
-        pp_db_t *admin = pp_db_new (base);
-        char *sql = zsys_sprintf ("DROP SCHEMA %s CASCADE", s_schema);
-        if (admin && pp_db_script (admin, "drop schema", sql))
-            print_error ("could not drop schema %s\n", s_schema);
-        zstr_free (&sql);
-        pp_db_destroy (&admin);
-    }
-    zstr_free (&s_url);
+    pp_testdb_drop (&s_url);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /*  test_pp_blacklist - blacklist normal forms, checks, loading, apply and the CLI  */
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 //  The database tests need PINGPOST_TEST_DATABASE_URL: a fresh schema per
-//  run (deploy/sql applied), dropped at the end. The CLI test runs
-//  $PP_BIN_DIR/pingpost (ctest sets PP_BIN_DIR).
+//  run (deploy/sql applied, tests/unit/pp_testdb), dropped at the end. The
+//  CLI test runs $PP_BIN_DIR/pingpost (ctest sets PP_BIN_DIR).
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,6 @@
 
 #include <cjson/cJSON.h>
 #include <czmq.h>
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -21,6 +20,7 @@
 #include "pp_blacklist.h"
 #include "pp_log.h"
 #include "pp_market.h"
+#include "pp_testdb.h"
 
 //  ---------------------------------------------------------------------------
 //  Helpers
@@ -503,28 +503,11 @@ test_pp_blacklist_threads (void **state)
 //  ---------------------------------------------------------------------------
 //  Database
 
-#define S_MIGRATE_LOCK "7089133181"     //  as `pingpost db migrate` takes it
-
-static char s_schema [48];          //  this run's schema
+static char *s_schema;              //  this run's schema (tests/unit/pp_testdb)
 static char *s_url;                 //  conninfo whose search_path is the schema
 static pp_db_t *s_db;               //  our session in the schema
 
-static const char *
-s_source_dir (void)
-{
-    const char *dir = getenv ("PP_SOURCE_DIR");
-    if (dir && *dir)
-        return dir;
-    static const char *guesses [] = { ".", "..", "../..", "../../.." };
-    for (size_t i = 0; i < sizeof guesses / sizeof guesses [0]; i++) {
-        char path [256];
-        snprintf (path, sizeof path, "%s/deploy/sql/004_blacklist.sql", guesses [i]);
-        if (access (path, R_OK) == 0)
-            return guesses [i];
-    }
-    return ".";
-}
-
+//  A conninfo like s_url for another schema (the test makes one beside ours).
 static char *
 s_conninfo_with_schema (const char *base, const char *schema)
 {
@@ -532,48 +515,6 @@ s_conninfo_with_schema (const char *base, const char *schema)
         return zsys_sprintf ("%s%soptions=-csearch_path%%3D%s", base,
                              strchr (base, '?') ? "&" : "?", schema);
     return zsys_sprintf ("%s options='-csearch_path=%s'", base, schema);
-}
-
-static int
-s_sql_file (const struct dirent *entry)
-{
-    size_t len = strlen (entry->d_name);
-    return len > 4 && streq (entry->d_name + len - 4, ".sql");
-}
-
-static int
-s_apply_sql (pp_db_t *db)
-{
-    char *sql_dir = zsys_sprintf ("%s/deploy/sql", s_source_dir ());
-    struct dirent **names = NULL;
-    int count = scandir (sql_dir, &names, s_sql_file, alphasort);
-    int rc = count > 0 ? 0 : -1;
-    if (rc)
-        print_error ("no SQL files in %s\n", sql_dir);
-    //  001 creates the analyst role: one run at a time
-    if (rc == 0)
-        rc = pp_db_script (db, "lock", "BEGIN; SELECT pg_advisory_xact_lock (" S_MIGRATE_LOCK ")");
-    for (int i = 0; i < count; i++) {
-        char *path = zsys_sprintf ("%s/%s", sql_dir, names [i]->d_name);
-        char *text = NULL;
-        zfile_t *file = zfile_new (NULL, path);
-        if (file && zfile_input (file) == 0) {
-            zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
-            text = chunk ? zchunk_strdup (chunk) : NULL;
-            zchunk_destroy (&chunk);
-        }
-        zfile_destroy (&file);
-        if (rc == 0 && (!text || pp_db_script (db, names [i]->d_name, text)))
-            rc = -1;
-        zstr_free (&text);
-        zstr_free (&path);
-        free (names [i]);
-    }
-    free (names);
-    zstr_free (&sql_dir);
-    if (rc == 0)
-        rc = pp_db_script (db, "commit", "COMMIT");
-    return rc;
 }
 
 static int
@@ -586,22 +527,16 @@ s_group_setup (void **state)
                      "PostgreSQL database (scripts/test sets it)\n");
         return -1;
     }
-    snprintf (s_schema, sizeof s_schema, "t_blacklist_%d_%u", (int) getpid (),
-              (unsigned) randof (1000000));
-    pp_db_t *admin = pp_db_new (base);
-    char *sql = zsys_sprintf ("CREATE SCHEMA %s", s_schema);
-    int rc = admin && pp_db_ok (admin) ? pp_db_script (admin, "create schema", sql) : -1;
-    zstr_free (&sql);
-    pp_db_destroy (&admin);
-    if (rc) {
-        print_error ("cannot create a schema in PINGPOST_TEST_DATABASE_URL\n");
-        *s_schema = 0;
+    s_url = pp_testdb_create ("blacklist");
+    if (!s_url)
         return -1;
-    }
-    s_url = s_conninfo_with_schema (base, s_schema);
+    s_schema = pp_testdb_schema (s_url);
     s_db = pp_db_new (s_url);
-    if (!s_db || !pp_db_ok (s_db) || s_apply_sql (s_db)) {
-        print_error ("cannot apply deploy/sql to schema %s\n", s_schema);
+    if (!s_schema || !s_db || !pp_db_ok (s_db)) {
+        print_error ("cannot connect to the test schema\n");
+        pp_db_destroy (&s_db);
+        zstr_free (&s_schema);
+        pp_testdb_drop (&s_url);
         return -1;
     }
     return 0;
@@ -611,16 +546,8 @@ static int
 s_group_teardown (void **state)
 {
     pp_db_destroy (&s_db);
-    const char *base = getenv ("PINGPOST_TEST_DATABASE_URL");
-    if (base && *s_schema) {
-        pp_db_t *admin = pp_db_new (base);
-        char *sql = zsys_sprintf ("DROP SCHEMA %s CASCADE", s_schema);
-        if (!admin || pp_db_script (admin, "drop schema", sql))
-            print_error ("could not drop schema %s\n", s_schema);
-        zstr_free (&sql);
-        pp_db_destroy (&admin);
-    }
-    zstr_free (&s_url);
+    pp_testdb_drop (&s_url);
+    zstr_free (&s_schema);
     return 0;
 }
 

@@ -9,13 +9,13 @@
 
 #include <cjson/cJSON.h>
 #include <czmq.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pp_market.h"
+#include "pp_testdb.h"
 #include "pp_util.h"
 
 //  ---------------------------------------------------------------------------
@@ -1381,11 +1381,12 @@ test_pp_market_large_zips (void **state)
 }
 
 //  ---------------------------------------------------------------------------
-//  Database: each test gets a fresh schema with deploy/sql/*.sql in it.
+//  Database: each test gets a fresh schema with deploy/sql/*.sql in it
+//  (tests/unit/pp_testdb), dropped after it.
 
 typedef struct {
     pp_db_t *db;                //  connection with search_path set to schema
-    char schema [64];           //  t_market_<pid>_<random>
+    char *conninfo;             //  the schema's conninfo (t_market_<pid>_<random>)
 } s_dbstate_t;
 
 static const char *
@@ -1401,29 +1402,20 @@ s_database_url (void)
 static int
 s_db_setup (void **state)
 {
+    s_database_url ();
+    char *conninfo = pp_testdb_create ("market");
+    if (!conninfo)
+        fail_msg ("cannot make a test schema in PINGPOST_TEST_DATABASE_URL");
+    pp_db_t *db = pp_db_new (conninfo);
+    if (!db || !pp_db_ok (db)) {
+        pp_db_destroy (&db);
+        pp_testdb_drop (&conninfo);
+        fail_msg ("cannot connect to the test schema");
+    }
     s_dbstate_t *self = (s_dbstate_t *) calloc (1, sizeof (s_dbstate_t));
     assert_non_null (self);
-    self->db = pp_db_new (s_database_url ());
-    assert_non_null (self->db);
-    if (!pp_db_ok (self->db))
-        fail_msg ("cannot connect to PINGPOST_TEST_DATABASE_URL");
-    snprintf (self->schema, sizeof self->schema, "t_market_%d_%08lx", (int) getpid (),
-              (unsigned long) (random () & 0xffffffff));
-    char sql [256];
-    snprintf (sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s", self->schema,
-              self->schema);
-    assert_int_equal (pp_db_script (self->db, "schema", sql), 0);
-    char pattern [512];
-    snprintf (pattern, sizeof pattern, "%s/deploy/sql/*.sql", s_source_dir ());
-    glob_t files;
-    assert_int_equal (glob (pattern, 0, NULL, &files), 0);
-    for (size_t i = 0; i < files.gl_pathc; i++) {
-        char *script = s_read_file (files.gl_pathv [i], NULL);
-        int rc = pp_db_script (self->db, files.gl_pathv [i], script);
-        free (script);
-        assert_int_equal (rc, 0);
-    }
-    globfree (&files);
+    self->db = db;
+    self->conninfo = conninfo;
     *state = self;
     return 0;
 }
@@ -1434,12 +1426,10 @@ s_db_teardown (void **state)
     s_dbstate_t *self = (s_dbstate_t *) *state;
     if (!self)
         return 0;
-    char sql [128];
-    snprintf (sql, sizeof sql, "DROP SCHEMA %s CASCADE", self->schema);
-    int rc = pp_db_script (self->db, "drop schema", sql);
     pp_db_destroy (&self->db);
+    pp_testdb_drop (&self->conninfo);
     free (self);
-    return rc;
+    return 0;
 }
 
 //  First value of a query's first row, as a string (freed by caller).
