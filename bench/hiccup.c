@@ -12,9 +12,10 @@
 //  (which /proc/stat does not always report as steal). No latency figure
 //  of the fleet can be better than what these gaps allow: a lead whose
 //  path crosses a 5 ms gap takes 5 ms longer, whatever our code does.
-//  The blocks that ran without a gap time the CPU itself: their median
-//  (work_ns_p50) rises when the host is busy (shared caches, sibling
-//  hyperthreads), so runs of the bench minutes apart can be compared.
+//  The blocks that ran without a gap time the CPU's plain computation
+//  (work_ns_p50); a host that slows system calls and wake-ups (VM exits)
+//  without slowing computation does not show there: the raw baselines of
+//  scripts/bench show that.
 //
 //  Prints one JSON object: per CPU the gaps over 1, 2, 5, 20 and 100 ms,
 //  the longest, the share of time lost in gaps, the block time p50/p99;
