@@ -37,7 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HC_EXIT_USAGE 64
+#include "bench_args.h"
+
 #define HC_CPUS_MAX 256
 #define HC_ROUNDS 256                   //  xorshift rounds per work block
 #define HC_HIST_NS 100000               //  block times kept to the nanosecond below this
@@ -143,31 +144,10 @@ s_usage (FILE *out)
         "prints one JSON object\n");
 }
 
-static void
-    s_usage_error (const char *what, const char *value) __attribute__ ((noreturn));
-
-static void
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "pingpost-hiccup: %s%s%s\n", what, value ? ": " : "", value ? value : "");
-    s_usage (stderr);
-    exit (HC_EXIT_USAGE);
-}
-
-static double
-s_parse_number (const char *text, const char *what, double min, double max)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod (text, &end);
-    if (errno || end == text || *end || value < min || value > max)
-        s_usage_error (what, text);
-    return value;
-}
-
 int
 main (int argc, char *argv [])
 {
+    bench_args_init ("pingpost-hiccup", s_usage);
     double duration_s = 5;
     double threshold_us = 1000;
     static struct option longopts [] = {
@@ -179,14 +159,14 @@ main (int argc, char *argv [])
     int opt;
     while ((opt = getopt_long (argc, argv, "d:t:h", longopts, NULL)) != -1) {
         switch (opt) {
-            case 'd': duration_s = s_parse_number (optarg, "bad --duration (0.1..3600)", 0.1, 3600); break;
-            case 't': threshold_us = s_parse_number (optarg, "bad --threshold-us (10..1000000)", 10, 1e6); break;
+            case 'd': duration_s = bench_parse_number (optarg, "bad --duration (0.1..3600)", 0.1, 3600); break;
+            case 't': threshold_us = bench_parse_number (optarg, "bad --threshold-us (10..1000000)", 10, 1e6); break;
             case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return HC_EXIT_USAGE;
+            default: s_usage (stderr); return BENCH_EXIT_USAGE;
         }
     }
     if (optind < argc)
-        s_usage_error ("unexpected argument", argv [optind]);
+        bench_usage_error ("unexpected argument", argv [optind]);
 
     long online = sysconf (_SC_NPROCESSORS_ONLN);
     int cpus = online < 1 ? 1 : online > HC_CPUS_MAX ? HC_CPUS_MAX : (int) online;

@@ -42,7 +42,8 @@
 
 #include <curl/curl.h>
 
-#define LG_EXIT_USAGE 64
+#include "bench_args.h"
+
 #define LG_BODY_MAX 1024                //  one lead's JSON body
 #define LG_ANSWER_MAX 2048              //  answer bytes kept (the status is near the start)
 #define LG_STATUS_COUNT 6
@@ -168,28 +169,6 @@ s_usage (FILE *out)
         "open loop at R leads/s (latency from each request's due time), or closed loop\n"
         "with C requests in flight; prints one JSON object on stdout\n"
         "--reject: every lead has a fictitious 555-01xx phone (validate rejects it)\n");
-}
-
-static void
-    s_usage_error (const char *what, const char *value) __attribute__ ((noreturn));
-
-static void
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "pingpost-loadgen: %s%s%s\n", what, value ? ": " : "", value ? value : "");
-    s_usage (stderr);
-    exit (LG_EXIT_USAGE);
-}
-
-static double
-s_parse_number (const char *text, const char *what, double min, double max)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod (text, &end);
-    if (errno || end == text || *end || value < min || value > max)
-        s_usage_error (what, text);
-    return value;
 }
 
 //  --------------------------------------------------------------------------
@@ -431,6 +410,7 @@ s_print_percentiles (const char *name, uint64_t *values, size_t count, bool last
 int
 main (int argc, char *argv [])
 {
+    bench_args_init ("pingpost-loadgen", s_usage);
     lg_options_t options = {
         .source = "bench", .vertical = "solar", .rate = 1000, .duration_s = 10,
         .connections = 32, .max_connections = 256, .lead_timeout_ms = 3000,
@@ -459,34 +439,34 @@ main (int argc, char *argv [])
         switch (opt) {
             case 'u': options.url = optarg; break;
             case 'k': options.key = optarg; break;
-            case 'r': options.rate = s_parse_number (optarg, "bad --rate", 0, 1e6); break;
-            case 'd': options.duration_s = s_parse_number (optarg, "bad --duration", 0.01, 86400); break;
-            case 'c': options.connections = (long) s_parse_number (optarg, "bad --connections", 1, 10000); break;
-            case 'm': options.max_connections = (long) s_parse_number (optarg, "bad --max-connections", 1, 10000); break;
+            case 'r': options.rate = bench_parse_number (optarg, "bad --rate", 0, 1e6); break;
+            case 'd': options.duration_s = bench_parse_number (optarg, "bad --duration", 0.01, 86400); break;
+            case 'c': options.connections = (long) bench_parse_number (optarg, "bad --connections", 1, 10000); break;
+            case 'm': options.max_connections = (long) bench_parse_number (optarg, "bad --max-connections", 1, 10000); break;
             case 's': options.source = optarg; break;
             case 'V': options.vertical = optarg; break;
             case 'S':
-                options.seed = (uint64_t) s_parse_number (optarg, "bad --seed", 0, 1e15);
+                options.seed = (uint64_t) bench_parse_number (optarg, "bad --seed", 0, 1e15);
                 have_seed = true;
                 break;
-            case 'T': options.lead_timeout_ms = (long) s_parse_number (optarg, "bad --lead-timeout-ms", 1, 600000); break;
-            case 'H': options.http_timeout_ms = (long) s_parse_number (optarg, "bad --http-timeout-ms", 1, 600000); break;
+            case 'T': options.lead_timeout_ms = (long) bench_parse_number (optarg, "bad --lead-timeout-ms", 1, 600000); break;
+            case 'H': options.http_timeout_ms = (long) bench_parse_number (optarg, "bad --http-timeout-ms", 1, 600000); break;
             case 'R': options.reject = true; break;
             case 'q': options.quiet = true; break;
             case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return LG_EXIT_USAGE;
+            default: s_usage (stderr); return BENCH_EXIT_USAGE;
         }
     }
     if (optind < argc)
-        s_usage_error ("unexpected argument", argv [optind]);
+        bench_usage_error ("unexpected argument", argv [optind]);
     if (!options.url || !options.key)
-        s_usage_error ("--url and --key are required", NULL);
+        bench_usage_error ("--url and --key are required", NULL);
     for (const char *p = options.source; *p; p++)
         if (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20)
-            s_usage_error ("bad --source (no quotes, backslashes or control characters)", options.source);
+            bench_usage_error ("bad --source (no quotes, backslashes or control characters)", options.source);
     for (const char *p = options.vertical; *p; p++)
         if (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20)
-            s_usage_error ("bad --vertical", options.vertical);
+            bench_usage_error ("bad --vertical", options.vertical);
 
     //  Without --seed, numbers start from the clock so two runs never collide
     //  on the dedupe window; the nonce in the email makes that doubly sure.

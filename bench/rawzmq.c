@@ -53,7 +53,8 @@
 #include <msgpack.h>
 #include <zmq.h>
 
-#define RZ_EXIT_USAGE 64
+#include "bench_args.h"
+
 #define RZ_HOPS_MAX 32
 #define RZ_TIME_OFFSET 5                //  fixmap(1) + "t"(2) + bin8 header(2)
 #define RZ_FIELDS 20                    //  string fields in "f", as a lead has
@@ -125,28 +126,6 @@ s_usage (FILE *out)
         "a PUSH/PULL chain of --hops hops through --hops - 1 relay processes over ipc://;\n"
         "closed loop (--rate 0, --window in flight) or open loop at --rate msgs/s;\n"
         "prints one JSON object (msgs/s, latency percentiles in us, CPU per message)\n");
-}
-
-static void
-    s_usage_error (const char *what, const char *value) __attribute__ ((noreturn));
-
-static void
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "pingpost-rawzmq: %s%s%s\n", what, value ? ": " : "", value ? value : "");
-    s_usage (stderr);
-    exit (RZ_EXIT_USAGE);
-}
-
-static double
-s_parse_number (const char *text, const char *what, double min, double max)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod (text, &end);
-    if (errno || end == text || *end || value < min || value > max)
-        s_usage_error (what, text);
-    return value;
 }
 
 static char *
@@ -492,6 +471,7 @@ s_warm_up (rz_head_t *head)
 int
 main (int argc, char *argv [])
 {
+    bench_args_init ("pingpost-rawzmq", s_usage);
     rz_options_t options = {
         .hops = 5, .size = 1024, .duration_s = 3, .rate = 0, .window = 32, .hwm = 10000,
         .msgpack = false, .dir = "/tmp", .warmup_ms = 300
@@ -512,26 +492,26 @@ main (int argc, char *argv [])
     int opt;
     while ((opt = getopt_long (argc, argv, "H:s:d:r:w:m:MD:W:h", longopts, NULL)) != -1) {
         switch (opt) {
-            case 'H': options.hops = (int) s_parse_number (optarg, "bad --hops", 1, RZ_HOPS_MAX); break;
-            case 's': options.size = (size_t) s_parse_number (optarg, "bad --size (640..1048576)", 640, 1048576); break;
-            case 'd': options.duration_s = s_parse_number (optarg, "bad --duration", 0.1, 86400); break;
-            case 'r': options.rate = s_parse_number (optarg, "bad --rate", 0, 1e7); break;
-            case 'w': options.window = (int) s_parse_number (optarg, "bad --window", 1, 100000); break;
-            case 'm': options.hwm = (int) s_parse_number (optarg, "bad --hwm", 1, 10000000); break;
+            case 'H': options.hops = (int) bench_parse_number (optarg, "bad --hops", 1, RZ_HOPS_MAX); break;
+            case 's': options.size = (size_t) bench_parse_number (optarg, "bad --size (640..1048576)", 640, 1048576); break;
+            case 'd': options.duration_s = bench_parse_number (optarg, "bad --duration", 0.1, 86400); break;
+            case 'r': options.rate = bench_parse_number (optarg, "bad --rate", 0, 1e7); break;
+            case 'w': options.window = (int) bench_parse_number (optarg, "bad --window", 1, 100000); break;
+            case 'm': options.hwm = (int) bench_parse_number (optarg, "bad --hwm", 1, 10000000); break;
             case 'M': options.msgpack = true; break;
             case 'D': options.dir = optarg; break;
-            case 'W': options.warmup_ms = (long) s_parse_number (optarg, "bad --warmup-ms", 0, 60000); break;
+            case 'W': options.warmup_ms = (long) bench_parse_number (optarg, "bad --warmup-ms", 0, 60000); break;
             case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return RZ_EXIT_USAGE;
+            default: s_usage (stderr); return BENCH_EXIT_USAGE;
         }
     }
     if (optind < argc)
-        s_usage_error ("unexpected argument", argv [optind]);
+        bench_usage_error ("unexpected argument", argv [optind]);
     struct stat dir_stat;
     if (stat (options.dir, &dir_stat) != 0 || !S_ISDIR (dir_stat.st_mode))
-        s_usage_error ("--dir is not a directory", options.dir);
+        bench_usage_error ("--dir is not a directory", options.dir);
     if (strlen (options.dir) + 40 > 100)
-        s_usage_error ("--dir is too long for an ipc endpoint", options.dir);
+        bench_usage_error ("--dir is too long for an ipc endpoint", options.dir);
 
     //  Relays first: each makes its own context after the fork
     struct sigaction action;

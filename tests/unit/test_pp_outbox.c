@@ -210,8 +210,9 @@ test_pp_outbox_batch_and_ack (void **state)
     zsock_destroy (&router);
 }
 
+//  A timer that ends the loop.
 static int
-s_end_loop (zloop_t *loop, int timer_id, void *arg)
+s_on_stop (zloop_t *loop, int timer_id, void *arg)
 {
     return -1;
 }
@@ -257,7 +258,7 @@ test_pp_outbox_flush_soon (void **state)
     assert_null (batch);
     zloop_t *loop = zloop_new ();
     assert_int_equal (pp_outbox_attach (outbox, loop), 0);
-    assert_true (zloop_timer (loop, 4 * PP_OUTBOX_TICK_MS, 1, s_end_loop, NULL) > 0);
+    assert_true (zloop_timer (loop, 4 * PP_OUTBOX_TICK_MS, 1, s_on_stop, NULL) > 0);
     int64_t started = pp_mono_us ();
     zloop_start (loop);
     batch = s_ledger_recv (router, 1000, &peer);
@@ -359,12 +360,6 @@ s_on_ledger (zloop_t *loop, zsock_t *reader, void *arg)
     pp_events_destroy (&batch);
     zframe_destroy (&peer);
     return 0;
-}
-
-static int
-s_on_stop (zloop_t *loop, int timer_id, void *arg)
-{
-    return -1;
 }
 
 static void
