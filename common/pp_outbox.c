@@ -24,7 +24,7 @@ struct pp_outbox {
     size_t limit;               //  full at this many entries
     int64_t resend_us;          //  resend after this long without an ack
     zloop_t *loop;              //  Not owned
-    int timer;                  //  flush/resend timer id
+    int timer;                  //  flush/resend timer id, 0 while nothing is held
     uint64_t resent;            //  events sent more than once
     int64_t last_ack_us;        //  monotonic time of the last acknowledgment (or of creation)
 };
@@ -34,6 +34,8 @@ struct pp_outbox {
 //  ledger that restarted lost what it had not committed, while acks for
 //  newer events keep coming.
 #define PP_OUTBOX_STALE_US (30LL * 1000000)
+
+static void s_arm (pp_outbox_t *self);
 
 static void
 s_entry_destroy (void **item_p)
@@ -75,7 +77,8 @@ pp_outbox_destroy (pp_outbox_t **self_p)
         return;
     if (self->loop) {
         zloop_reader_end (self->loop, self->dealer);
-        zloop_timer_end (self->loop, self->timer);
+        if (self->timer)
+            zloop_timer_end (self->loop, self->timer);
     }
     size_t pending = zhashx_size (self->by_id);
     if (pending)
@@ -117,6 +120,7 @@ pp_outbox_add (pp_outbox_t *self, pp_event_t **event_p)
     entry->event = event;
     zhashx_insert (self->by_id, pp_event_id (event), entry);
     s_move (entry, self->unsent);
+    s_arm (self);
     return zhashx_size (self->by_id) > self->limit ? -1 : 0;
 }
 
@@ -185,6 +189,13 @@ pp_outbox_pending (pp_outbox_t *self)
     return zhashx_size (self->by_id);
 }
 
+bool
+pp_outbox_ticking (pp_outbox_t *self)
+{
+    assert (self);
+    return self->timer > 0;
+}
+
 zsock_t *
 pp_outbox_socket (pp_outbox_t *self)
 {
@@ -244,7 +255,25 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     pp_outbox_t *self = (pp_outbox_t *) arg;
     s_resend_due (self);
     pp_outbox_flush (self);
+    //  Nothing held: no tick until the next event (an idle stage sleeps)
+    if (zhashx_size (self->by_id) == 0) {
+        zloop_timer_end (loop, timer_id);
+        self->timer = 0;
+    }
     return 0;
+}
+
+//  The tick runs while the outbox holds events (unsent or unacknowledged).
+static void
+s_arm (pp_outbox_t *self)
+{
+    if (self->loop && !self->timer) {
+        int timer = zloop_timer (self->loop, PP_OUTBOX_TICK_MS, 0, s_on_tick, self);
+        if (timer > 0)
+            self->timer = timer;
+        else
+            zsys_error ("outbox: cannot start the flush timer");
+    }
 }
 
 int
@@ -254,8 +283,9 @@ pp_outbox_attach (pp_outbox_t *self, zloop_t *loop)
     self->loop = loop;
     if (zloop_reader (loop, self->dealer, s_on_ack, self))
         return -1;
-    self->timer = zloop_timer (loop, PP_OUTBOX_TICK_MS, 0, s_on_tick, self);
-    return self->timer > 0 ? 0 : -1;
+    if (zhashx_size (self->by_id) > 0)
+        s_arm (self);
+    return 0;
 }
 
 size_t

@@ -45,6 +45,10 @@ bool
 //  Events not yet acknowledged.
 size_t
     pp_outbox_pending (pp_outbox_t *self);
+//  True while the outbox's flush/resend tick runs on its loop: from the
+//  first event it holds until it holds none (an idle stage does not wake).
+bool
+    pp_outbox_ticking (pp_outbox_t *self);
 //  The DEALER socket (borrowed), for tests and pollers.
 zsock_t *
     pp_outbox_socket (pp_outbox_t *self);

@@ -23,6 +23,7 @@ struct pp_stage {
     pp_watch_t *watch;          //  market and database session
     zloop_t *loop;              //  the one loop
     bool reading;               //  input reader registered (off under back-pressure)
+    int pressure_timer;         //  re-checks the outbox while input is paused, else 0
     int watchdog_timer;         //  sd watchdog timer, 0 = none
     pp_stage_handler_fn *handler;   //  the stage's logic
     void *handler_arg;          //  its argument
@@ -48,6 +49,9 @@ pp_event_id_make (char *buf, size_t size, const char *lead_id, int stage, const 
 }
 
 static int s_on_input (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_on_pressure (zloop_t *loop, int timer_id, void *arg);
+
+#define S_PRESSURE_MS 50            //  outbox re-check period while input is paused
 
 static void
 s_on_market (pp_market_t *market, void *arg)
@@ -200,6 +204,8 @@ s_check_pressure (pp_stage_t *self)
         zsys_warning ("%s: ledger outbox full (%zu events), pausing input", self->name,
                       pp_outbox_pending (self->outbox));
         pp_sd_status ("ledger outbox full, input paused");
+        if (!self->pressure_timer)
+            self->pressure_timer = zloop_timer (self->loop, S_PRESSURE_MS, 0, s_on_pressure, self);
     }
     else
     if (!full && !self->reading) {
@@ -207,6 +213,9 @@ s_check_pressure (pp_stage_t *self)
             self->reading = true;
             zsys_notice ("%s: ledger outbox drained, input resumed", self->name);
             pp_sd_status ("running");
+            if (self->pressure_timer > 0)
+                zloop_timer_end (self->loop, self->pressure_timer);
+            self->pressure_timer = 0;
         }
     }
 }
@@ -269,7 +278,6 @@ pp_stage_run (pp_stage_t *self)
     if (watchdog_ms)
         self->watchdog_timer = zloop_timer (self->loop, (size_t) watchdog_ms, 0, s_on_watchdog,
                                             self);
-    zloop_timer (self->loop, 50, 0, s_on_pressure, self);
     pp_sd_ready ();
     pp_sd_status ("running");
     zloop_start (self->loop);

@@ -258,7 +258,7 @@ test_pp_outbox_flush_soon (void **state)
     assert_null (batch);
     zloop_t *loop = zloop_new ();
     assert_int_equal (pp_outbox_attach (outbox, loop), 0);
-    assert_true (zloop_timer (loop, 4 * PP_OUTBOX_TICK_MS, 1, s_on_stop, NULL) > 0);
+    assert_true (zloop_timer (loop, 10 * PP_OUTBOX_TICK_MS, 1, s_on_stop, NULL) > 0);
     int64_t started = pp_mono_us ();
     zloop_start (loop);
     batch = s_ledger_recv (router, 1000, &peer);
@@ -269,6 +269,46 @@ test_pp_outbox_flush_soon (void **state)
     zframe_destroy (&peer);
     assert_int_equal (pp_outbox_pending (outbox), 1 + PP_OUTBOX_EAGER + 3);
 
+    pp_outbox_destroy (&outbox);
+    zloop_destroy (&loop);
+    zsock_destroy (&router);
+}
+
+//  The tick runs only while the outbox holds events: not before the first,
+//  and it stops once the ledger acknowledged them all (an idle stage does
+//  not wake every 5 ms), and starts again with the next event.
+static void
+test_pp_outbox_tick_only_when_holding (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *router = s_ledger_new (fixture);
+    pp_outbox_t *outbox = pp_outbox_new (fixture->config);
+    zloop_t *loop = zloop_new ();
+    assert_int_equal (pp_outbox_attach (outbox, loop), 0);
+    assert_false (pp_outbox_ticking (outbox));
+
+    for (int round = 0; round < 2; round++) {
+        s_add (outbox, 10 * round, 0);
+        s_add (outbox, 10 * round + 1, 0);
+        assert_true (pp_outbox_ticking (outbox));
+        //  The tick sends them (nothing else flushes here)
+        assert_true (zloop_timer (loop, 40 * PP_OUTBOX_TICK_MS, 1, s_on_stop, NULL) > 0);
+        zloop_start (loop);
+        zframe_t *peer = NULL;
+        pp_events_t *batch = s_ledger_recv (router, 1000, &peer);
+        assert_non_null (batch);
+        assert_int_equal (pp_events_size (batch), 2);
+        //  Still unacknowledged: still ticking (resends depend on it)
+        assert_true (pp_outbox_ticking (outbox));
+        s_ledger_ack_batch (router, peer, batch);
+        s_outbox_take (outbox);
+        assert_int_equal (pp_outbox_pending (outbox), 0);
+        assert_true (zloop_timer (loop, 10 * PP_OUTBOX_TICK_MS, 1, s_on_stop, NULL) > 0);
+        zloop_start (loop);
+        assert_false (pp_outbox_ticking (outbox));
+        pp_events_destroy (&batch);
+        zframe_destroy (&peer);
+    }
     pp_outbox_destroy (&outbox);
     zloop_destroy (&loop);
     zsock_destroy (&router);
@@ -663,6 +703,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_pp_outbox_batch_and_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_large_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_flush_soon, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pp_outbox_tick_only_when_holding, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_resend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pp_outbox_no_resend_while_acks_flow, s_setup,
                                          s_teardown),

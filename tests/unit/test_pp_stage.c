@@ -554,7 +554,8 @@ test_pp_stage_back_pressure (void **state)
     char *endpoint = pp_config_endpoint (fixture->config, PP_SLOT_LEDGER, 0);
     fixture->ledger = zactor_new (s_ledger_actor, endpoint);
     zstr_free (&endpoint);
-    //  The stage's own timer (pp_stage_run) resumes the input once drained
+    //  The stage's pressure timer (armed at the pause) resumes the input
+    //  once drained
     fixture->want_events = 6;
     s_drive_run (fixture, 4000, true);
     assert_int_equal (zlistx_size (fixture->forwarded), 6);
