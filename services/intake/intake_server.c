@@ -104,8 +104,10 @@ struct intake_server {
     zsock_t *replies;           //  PULL bound on our reply endpoint (zloop thread)
     pp_outbox_t *outbox;        //  ledger events (zloop thread)
     zloop_t *loop;              //  the zloop thread's loop
-    pthread_mutex_t mutex;      //  guards pending, heap and received
+    pthread_mutex_t mutex;      //  guards pending, heap, received and sweeping
     zlistx_t *received;         //  received events the MHD thread made, for the outbox
+    bool sweeping;              //  the deadline sweep runs or was asked to start
+    int sweep_timer;            //  its zloop timer, 0 while it sleeps (zloop thread)
     zhashx_t *pending;          //  lead id -> s_request_t (suspended connections)
     s_deadline_t *heap;         //  min-heap of deadlines
     size_t heap_size;           //  entries in heap
@@ -484,6 +486,13 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
         s_record_answer (self, request, PP_STATUS_ERROR, 0, 0, NULL, "timeout");
         s_resume (self, request, MHD_HTTP_OK, answer);
     }
+    //  No deadline left to watch (answered leads leave theirs in the heap
+    //  until it passes): sleep until s_push wakes us
+    if (self->heap_size == 0 && zlistx_size (self->received) == 0) {
+        self->sweeping = false;
+        zloop_timer_end (loop, timer_id);
+        self->sweep_timer = 0;
+    }
     pthread_mutex_unlock (&self->mutex);
     s_idem_flush (self);
     atomic_store (&self->outbox_full, pp_outbox_full (self->outbox));
@@ -801,6 +810,17 @@ s_on_lookup (zloop_t *loop, zsock_t *reader, void *arg)
         if (zmq_recv (zsock_resolve (reader), &request, sizeof request, ZMQ_DONTWAIT)
             != (int) sizeof request)
             break;
+        if (!request) {
+            //  s_push's wake-up: a deadline to watch again
+            if (!self->sweep_timer) {
+                self->sweep_timer = zloop_timer (loop, S_SWEEP_MS, 0, s_on_sweep, self);
+                if (self->sweep_timer <= 0) {
+                    zsys_error ("intake: cannot start the deadline sweep");
+                    self->sweep_timer = 0;
+                }
+            }
+        }
+        else
         if (request->route == S_ROUTE_LEADS)
             s_idem_claim (self, request);
         else
@@ -1135,12 +1155,15 @@ s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
     pthread_mutex_lock (&self->mutex);
     zhashx_insert (self->pending, request->lead_id, request);
     bool pushed = pp_lead_send (lead, zsock_resolve (self->to_validate), ZMQ_DONTWAIT) == 0;
+    bool wake = false;
     if (pushed) {
         s_heap_push (self, pp_lead_deadline_us (lead), request->lead_id);
         request->state = S_SUSPENDED;
         MHD_suspend_connection (connection);
         zlistx_add_end (self->received, received);
         received = NULL;
+        wake = !self->sweeping;
+        self->sweeping = true;
     }
     else {
         zhashx_delete (self->pending, request->lead_id);
@@ -1148,6 +1171,16 @@ s_push (intake_server_t *self, struct MHD_Connection *connection, s_request_t *r
     }
     pthread_mutex_unlock (&self->mutex);
     pp_lead_destroy (&lead);
+    //  The sweep sleeps while no deadline is pending: the first lead after
+    //  a quiet spell wakes it (a NULL request on the lookups channel)
+    s_request_t *none = NULL;
+    if (wake && zmq_send (zsock_resolve (self->lookups_out), &none, sizeof none, ZMQ_DONTWAIT)
+                    != (int) sizeof none) {
+        zsys_warning ("intake: cannot wake the deadline sweep; the next lead retries");
+        pthread_mutex_lock (&self->mutex);
+        self->sweeping = false;
+        pthread_mutex_unlock (&self->mutex);
+    }
     if (!pushed) {
         pp_event_destroy (&received);
         return s_respond_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
@@ -1458,7 +1491,6 @@ intake_server_new (const pp_config_t *config, int slot)
     assert (self->loop);
     if (zloop_reader (self->loop, self->replies, s_on_result, self)
         || zloop_reader (self->loop, self->lookups_in, s_on_lookup, self)
-        || zloop_timer (self->loop, S_SWEEP_MS, 0, s_on_sweep, self) <= 0
         || zloop_timer (self->loop, S_IDEM_POLL_MS, 0, s_on_idem_wait, self) <= 0
         || zloop_timer (self->loop, (size_t) config->idempotency_purge_ms, 0, s_on_idem_purge,
                         self) <= 0

@@ -437,6 +437,40 @@ test_e2e_errors_metrics (void **state)
 }
 
 //  ---------------------------------------------------------------------------
+//  Intake's deadline sweep sleeps while no lead waits (an idle intake does
+//  not wake every 2 ms); the first lead after a quiet spell must wake it.
+//  With every validate instance stopped (SIGSTOP: the lead is taken by the
+//  socket, never answered by the pipeline), only the sweep can answer it:
+//  error / timeout at its deadline, twice, each after a quiet spell.
+static void
+test_e2e_errors_deadline_after_quiet (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    int slots = pp_fleet_slots (fleet, "validate");
+    for (int slot = 0; slot < slots; slot++)
+        PP_CHECK (fleet, pp_fleet_kill (fleet, "validate", slot, SIGSTOP) == 0);
+    for (int round = 0; round < 2; round++) {
+        //  Past every earlier lead's deadline (3 s at most): the sweep sleeps
+        pp_fleet_sleep_ms (3500);
+        cJSON *lead = pp_fleet_lead_new ("CA", "90001");
+        cJSON_ReplaceItemInObjectCaseSensitive (lead, "timeout_ms", cJSON_CreateNumber (300));
+        pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
+        cJSON_Delete (lead);
+        PP_CHECKF (fleet, pp_fleet_reply_is (reply, "lead after a quiet spell", 200, "error")
+                              && pp_fleet_reply_has_reason (reply, "timeout", NULL),
+                   "round %d: want error / timeout, got %ld %.500s", round, reply->status,
+                   reply->body);
+        PP_CHECKF (fleet, reply->elapsed_us >= 290000 && reply->elapsed_us < 1000000,
+                   "round %d: answered after %.0f ms, want its 300 ms deadline", round,
+                   (double) reply->elapsed_us / 1000.0);
+        pp_fleet_reply_destroy (&reply);
+    }
+    for (int slot = 0; slot < slots; slot++)
+        PP_CHECK (fleet, pp_fleet_kill (fleet, "validate", slot, SIGCONT) == 0);
+    char *id = s_expect_sale (fleet, "sale after validate resumed");
+    free (id);
+}
+
 //  503: no live validate instance
 
 static void
@@ -495,6 +529,7 @@ main (void)
         cmocka_unit_test (test_e2e_errors_429),
         cmocka_unit_test (test_e2e_errors_garbage),
         cmocka_unit_test (test_e2e_errors_metrics),
+        cmocka_unit_test (test_e2e_errors_deadline_after_quiet),
         cmocka_unit_test (test_e2e_errors_503),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
