@@ -23,7 +23,7 @@ typedef struct {
     size_t buffer_size;                 //  its allocated size
 } s_spares_t;
 
-static __thread s_spares_t *s_spares;
+static _Thread_local s_spares_t *s_spares;
 static pthread_key_t s_spares_key;
 static pthread_once_t s_spares_once = PTHREAD_ONCE_INIT;
 
@@ -35,6 +35,7 @@ s_spares_free (void *arg)
         msgpack_zone_free (spares->zones [i]);
     free (spares->buffer);
     free (spares);
+    s_spares = NULL;            //  a later destructor of this thread starts afresh
 }
 
 static void
