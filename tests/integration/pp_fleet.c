@@ -466,6 +466,13 @@ s_check_logs (pp_fleet_t *self)
 }
 
 int
+pp_fleet_teardown (void **state)
+{
+    pp_fleet_t *fleet = (pp_fleet_t *) *state;
+    return pp_fleet_destroy (&fleet);
+}
+
+int
 pp_fleet_destroy (pp_fleet_t **self_p)
 {
     assert (self_p);
@@ -1246,6 +1253,20 @@ pp_fleet_fixed_buyer (const char *name, const char *bid, const char *state)
         "   \"post\": {\"url\": \"@BUYER@/%s/post\", \"timeout_ms\": 2000, \"format\": \"json\"},\n"
         "   \"filters\": {\"states\": [\"%s\"]}}]}",
         name, name, bid, name, state);
+}
+
+int
+pp_fleet_apply_fixed_buyer (pp_fleet_t *self, const char *name, const char *bid,
+                            const char *state)
+{
+    char *buyer = pp_fleet_fixed_buyer (name, bid, state);
+    char *buyers = s_printf ("[%s]", buyer);
+    char *market = pp_fleet_market_json (buyers);
+    int rc = pp_fleet_apply (self, market);
+    free (market);
+    free (buyers);
+    free (buyer);
+    return rc;
 }
 
 int

@@ -79,6 +79,9 @@ pp_fleet_t *
 //  Stop the mock buyer and the fleet (scripts/down); nulls *self_p. Safe on NULL.
 int
     pp_fleet_destroy (pp_fleet_t **self_p);
+//  A cmocka group teardown for a state that is the pp_fleet_t itself.
+int
+    pp_fleet_teardown (void **state);
 //  The var dir (absolute).
 const char *
     pp_fleet_var_dir (pp_fleet_t *self);
@@ -203,6 +206,11 @@ char *
 //  `state`, posting JSON to the mock buyer's /<name>/post. Caller frees.
 char *
     pp_fleet_fixed_buyer (const char *name, const char *bid, const char *state);
+//  Apply pp_fleet_market_json with that one fixed-price buyer (the usual
+//  set-up of a test that only needs leads to sell). 0 or -1 (printed).
+int
+    pp_fleet_apply_fixed_buyer (pp_fleet_t *self, const char *name, const char *bid,
+                                const char *state);
 //  Apply a marketplace (every "@BUYER@" becomes the mock buyer's base URL)
 //  with `pingpost apply`, then give the services time to reload. 0 or -1.
 int

@@ -23,23 +23,7 @@ s_setup (void **state)
     *state = fleet;
     if (!fleet || pp_fleet_mockbuyer_start (fleet, s_mock_buyers))
         return -1;
-    char *buyer = pp_fleet_fixed_buyer ("b30", "30.00", "CA");
-    char *buyers = NULL;
-    if (asprintf (&buyers, "[%s]", buyer) < 0)
-        return -1;
-    char *market = pp_fleet_market_json (buyers);
-    int rc = pp_fleet_apply (fleet, market);
-    free (market);
-    free (buyers);
-    free (buyer);
-    return rc;
-}
-
-static int
-s_teardown (void **state)
-{
-    pp_fleet_t *fleet = *state;
-    return pp_fleet_destroy (&fleet);
+    return pp_fleet_apply_fixed_buyer (fleet, "b30", "30.00", "CA");
 }
 
 //  A valid CA lead as JSON text. Caller frees.
@@ -532,5 +516,5 @@ main (void)
         cmocka_unit_test (test_e2e_errors_deadline_after_quiet),
         cmocka_unit_test (test_e2e_errors_503),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    return cmocka_run_group_tests (tests, s_setup, pp_fleet_teardown);
 }

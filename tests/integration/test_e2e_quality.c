@@ -253,13 +253,6 @@ s_setup (void **state)
     return rc;
 }
 
-static int
-s_teardown (void **state)
-{
-    pp_fleet_t *fleet = *state;
-    return pp_fleet_destroy (&fleet);
-}
-
 static bool
 s_eq (const char *a, const char *b)
 {
@@ -842,5 +835,5 @@ main (void)
         cmocka_unit_test (test_e2e_quality_blacklist_cli),
         cmocka_unit_test (test_e2e_quality_concurrent_duplicates),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    return cmocka_run_group_tests (tests, s_setup, pp_fleet_teardown);
 }
