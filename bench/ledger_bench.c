@@ -19,6 +19,7 @@
 #include <czmq.h>
 #include <libpq-fe.h>
 
+#include "bench_stats.h"
 #include "ledger_server.h"
 #include "pp_config.h"
 #include "pp_db.h"
@@ -27,37 +28,6 @@
 #include "pp_util.h"
 
 #define S_EVENTS_PER_LEAD 12
-
-//  CPU microseconds of process pid (utime + stime), or -1.
-static int64_t
-s_proc_cpu_us (int pid)
-{
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/stat", pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    char line [1024];
-    char *got = fgets (line, sizeof line, file);
-    fclose (file);
-    char *end = got ? strrchr (line, ')') : NULL;
-    if (!end)
-        return -1;
-    unsigned long long utime = 0, stime = 0;
-    //  After "pid (comm)": state, then fields 4..13, utime 14, stime 15
-    if (sscanf (end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
-        != 2)
-        return -1;
-    return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) sysconf (_SC_CLK_TCK));
-}
-
-static int64_t
-s_self_cpu_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 //  One flush's events: LEADS sold leads.
 static pp_events_t *
@@ -172,8 +142,8 @@ s_run (const char *conninfo, const char *way, int direct_way, int leads, int per
     }
     uint64_t direct = server ? ledger_server_direct (server) : 0;
     int64_t wall = pp_mono_us ();
-    int64_t self_cpu = s_self_cpu_us ();
-    int64_t pg_cpu = rc == 0 ? s_proc_cpu_us (backend) : 0;
+    int64_t self_cpu = bench_self_cpu_us ();
+    int64_t pg_cpu = rc == 0 ? bench_pid_cpu_us ((long) backend) : 0;
     for (int f = 0; rc == 0 && f < flushes; f++) {
         zframe_send (&frames [f], dealer, 0);
         zmsg_t *msg = zmsg_recv (ledger_server_socket (server));
@@ -187,8 +157,8 @@ s_run (const char *conninfo, const char *way, int direct_way, int leads, int per
     if (rc == 0) {
         double n = (double) flushes * per_flush;
         double wall_us = (double) (pp_mono_us () - wall);
-        double ledger_us = (double) (s_self_cpu_us () - self_cpu);
-        double pg_us = (double) (s_proc_cpu_us (backend) - pg_cpu);
+        double ledger_us = (double) (bench_self_cpu_us () - self_cpu);
+        double pg_us = (double) (bench_pid_cpu_us ((long) backend) - pg_cpu);
         printf ("%-8s %6d leads  %3d per flush  wall %7.1f us/lead  ledger cpu %6.1f us/lead  "
                 "postgres cpu %6.1f us/lead  direct flushes %llu/%d\n",
                 way, flushes * per_flush, per_flush, wall_us / n, ledger_us / n, pg_us / n,

@@ -15,11 +15,11 @@
 //  are given up: "unsent" in the JSON.
 //
 //  One thread: libcurl multi with keep-alive, driven by curl_multi_socket_action
-//  from an epoll loop (so a slow server with hundreds of requests in flight
-//  costs no more per request than a fast one), and a timerfd that wakes the
-//  loop at each due time with microsecond precision. Prints one JSON object on stdout (counts, HTTP codes, lead
-//  statuses, latency percentiles, achieved rate) and a one-line summary on
-//  stderr.
+//  from an epoll loop (bench/bench_curl: a slow server with hundreds of
+//  requests in flight costs no more per request than a fast one) whose
+//  timerfd also wakes it at each due time with microsecond precision.
+//  Prints one JSON object on stdout (counts, HTTP codes, lead statuses,
+//  latency percentiles, achieved rate) and a one-line summary on stderr.
 //
 //  --reject makes every lead one that validate rejects: its phone is a
 //  fictitious 555-01xx number (reason phone_invalid), everything else as
@@ -29,20 +29,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "bench_args.h"
+#include "bench_curl.h"
+#include "bench_stats.h"
 
 #define LG_BODY_MAX 1024                //  one lead's JSON body
 #define LG_ANSWER_MAX 2048              //  answer bytes kept (the status is near the start)
@@ -127,12 +126,8 @@ struct lg_request {
 };
 
 typedef struct {
-    uint64_t *latency_us;               //  one per completed 200 answer
-    size_t latency_count;               //  entries used
-    size_t latency_cap;                 //  entries allocated
-    uint64_t *lag_us;                   //  how late each send was against its due time
-    size_t lag_count;                   //  entries used
-    size_t lag_cap;                     //  entries allocated
+    bench_samples_t latency_us;         //  one per completed 200 answer
+    bench_samples_t lag_us;             //  how late each send was against its due time
     uint64_t sent;                      //  requests started
     uint64_t completed;                 //  requests with any HTTP answer
     uint64_t transport_errors;          //  curl errors (refused, reset, timeout...)
@@ -142,22 +137,6 @@ typedef struct {
     uint64_t connects;                  //  new connections curl made
     char first_error [256];             //  first transport error or unexpected answer, for the log
 } lg_stats_t;
-
-static volatile sig_atomic_t s_interrupted;
-
-static void
-s_on_signal (int signum)
-{
-    s_interrupted = 1;
-}
-
-static uint64_t
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static void
 s_usage (FILE *out)
@@ -169,41 +148,6 @@ s_usage (FILE *out)
         "open loop at R leads/s (latency from each request's due time), or closed loop\n"
         "with C requests in flight; prints one JSON object on stdout\n"
         "--reject: every lead has a fictitious 555-01xx phone (validate rejects it)\n");
-}
-
-//  --------------------------------------------------------------------------
-//  Append to a growing array of uint64_t.
-
-static void
-s_push (uint64_t **array, size_t *count, size_t *cap, uint64_t value)
-{
-    if (*count == *cap) {
-        *cap = *cap ? *cap * 2 : 4096;
-        *array = (uint64_t *) realloc (*array, *cap * sizeof (uint64_t));
-        assert (*array);
-    }
-    (*array) [(*count)++] = value;
-}
-
-static int
-s_compare_u64 (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  Nearest-rank percentile of a sorted array; 0 when empty.
-static uint64_t
-s_percentile (const uint64_t *sorted, size_t count, double p)
-{
-    if (count == 0)
-        return 0;
-    size_t rank = (size_t) (p / 100.0 * (double) count + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > count)
-        rank = count;
-    return sorted [rank - 1];
 }
 
 //  --------------------------------------------------------------------------
@@ -321,48 +265,13 @@ s_on_done (lg_stats_t *stats, lg_request_t *request, CURLcode result, uint64_t n
         stats->http_codes [code]++;
     if (code == 200) {
         stats->http_200++;
-        s_push (&stats->latency_us, &stats->latency_count, &stats->latency_cap,
-                now > request->due_us ? now - request->due_us : 0);
+        bench_samples_push (&stats->latency_us, now > request->due_us ? now - request->due_us : 0);
         s_count_status (stats, request->answer);
     }
     else
     if (!*stats->first_error)
         snprintf (stats->first_error, sizeof stats->first_error, "HTTP %ld: %.200s", code,
                   request->answer);
-}
-
-//  --------------------------------------------------------------------------
-//  The event loop curl drives: its sockets in an epoll set, its timer as a
-//  deadline the loop checks.
-
-typedef struct {
-    int epoll;                          //  curl's sockets and the due-time timerfd
-    uint64_t curl_due_us;               //  when curl wants a timeout action; UINT64_MAX: never
-} lg_loop_t;
-
-static int
-s_on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
-{
-    lg_loop_t *loop = (lg_loop_t *) arg;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl (loop->epoll, EPOLL_CTL_DEL, fd, NULL);
-        return 0;
-    }
-    struct epoll_event event;
-    memset (&event, 0, sizeof event);
-    event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
-    event.data.fd = fd;
-    if (epoll_ctl (loop->epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT)
-        epoll_ctl (loop->epoll, EPOLL_CTL_ADD, fd, &event);
-    return 0;
-}
-
-static int
-s_on_curl_timer (CURLM *multi, long timeout_ms, void *arg)
-{
-    lg_loop_t *loop = (lg_loop_t *) arg;
-    loop->curl_due_us = timeout_ms < 0 ? UINT64_MAX : s_now_us () + (uint64_t) timeout_ms * 1000u;
-    return 0;
 }
 
 //  Collect finished transfers: count them and return their requests to the
@@ -382,7 +291,7 @@ s_drain (CURLM *multi, lg_stats_t *stats, lg_request_t **free_list, uint64_t *la
         CURLcode result = message->data.result;
         curl_multi_remove_handle (multi, request->easy);
         request->in_multi = false;
-        uint64_t done_at = s_now_us ();
+        uint64_t done_at = bench_now_us ();
         s_on_done (stats, request, result, done_at);
         *last_done = done_at;
         request->next = *free_list;
@@ -393,18 +302,19 @@ s_drain (CURLM *multi, lg_stats_t *stats, lg_request_t **free_list, uint64_t *la
 }
 
 static void
-s_print_percentiles (const char *name, uint64_t *values, size_t count, bool last)
+s_print_percentiles (const char *name, bench_samples_t *samples, bool last)
 {
-    if (count)
-        qsort (values, count, sizeof (uint64_t), s_compare_u64);
+    bench_samples_sort (samples);
+    const uint64_t *values = samples->values;
+    size_t count = samples->count;
     double sum = 0;
     for (size_t i = 0; i < count; i++)
         sum += (double) values [i];
     printf ("\"%s\":{\"count\":%zu,\"mean\":%.1f,\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
             ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 "}%s",
-            name, count, count ? sum / (double) count : 0.0, s_percentile (values, count, 50),
-            s_percentile (values, count, 90), s_percentile (values, count, 99),
-            s_percentile (values, count, 99.9), count ? values [count - 1] : 0, last ? "" : ",");
+            name, count, count ? sum / (double) count : 0.0, bench_percentile (values, count, 50),
+            bench_percentile (values, count, 90), bench_percentile (values, count, 99),
+            bench_percentile (values, count, 99.9), count ? values [count - 1] : 0, last ? "" : ",");
 }
 
 int
@@ -481,13 +391,8 @@ main (int argc, char *argv [])
     strftime (now_iso, sizeof now_iso, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
 
     s_exchanges_init ();
-    signal (SIGINT, s_on_signal);
-    signal (SIGTERM, s_on_signal);
-    signal (SIGPIPE, SIG_IGN);
-    if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf (stderr, "pingpost-loadgen: curl_global_init failed\n");
+    if (bench_curl_start ("pingpost-loadgen"))
         return 1;
-    }
     CURLM *multi = curl_multi_init ();
     assert (multi);
     long in_flight_max = options.rate > 0 ? options.max_connections : options.connections;
@@ -501,21 +406,9 @@ main (int argc, char *argv [])
     headers = curl_slist_append (headers, "Expect:");
     assert (headers);
 
-    lg_loop_t loop = {epoll_create1 (EPOLL_CLOEXEC), UINT64_MAX};
-    int timer = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (loop.epoll < 0 || timer < 0) {
-        perror ("pingpost-loadgen: epoll_create1/timerfd_create");
+    bench_curl_loop_t *loop = bench_curl_loop_new (multi, "pingpost-loadgen");
+    if (!loop)
         return 1;
-    }
-    struct epoll_event timer_event;
-    memset (&timer_event, 0, sizeof timer_event);
-    timer_event.events = EPOLLIN;
-    timer_event.data.fd = timer;
-    epoll_ctl (loop.epoll, EPOLL_CTL_ADD, timer, &timer_event);
-    curl_multi_setopt (multi, CURLMOPT_SOCKETFUNCTION, s_on_curl_socket);
-    curl_multi_setopt (multi, CURLMOPT_SOCKETDATA, &loop);
-    curl_multi_setopt (multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
-    curl_multi_setopt (multi, CURLMOPT_TIMERDATA, &loop);
 
     lg_stats_t stats;
     memset (&stats, 0, sizeof stats);
@@ -523,17 +416,16 @@ main (int argc, char *argv [])
     lg_request_t *all = NULL;          //  every request made, to free at the end
     long in_flight = 0;
     bool open_loop = options.rate > 0;
-    uint64_t start = s_now_us ();
+    uint64_t start = bench_now_us ();
     uint64_t end = start + (uint64_t) (options.duration_s * 1e6);
     uint64_t drain_until = end + (uint64_t) options.http_timeout_ms * 1000u;
     uint64_t index = 0;             //  next request's number
     bool sending = true;
     uint64_t last_done = start;
     uint64_t unsent = 0;            //  open loop: due in the window, never sent (overload)
-    int running = 0;
 
-    while (!s_interrupted) {
-        uint64_t now = s_now_us ();
+    while (!bench_interrupted ()) {
+        uint64_t now = bench_now_us ();
         if (sending && !open_loop && now >= end)
             sending = false;
         //  Start every request that is due (open loop: every one due before
@@ -582,29 +474,24 @@ main (int argc, char *argv [])
             CURLMcode mc = curl_multi_add_handle (multi, request->easy);
             assert (mc == CURLM_OK);
             request->in_multi = true;
-            s_push (&stats.lag_us, &stats.lag_count, &stats.lag_cap, now - due);
+            bench_samples_push (&stats.lag_us, now - due);
             in_flight++;
             index++;
             stats.sent++;
         }
         //  A new handle sets curl's timer to 0: it starts on this action
-        if (loop.curl_due_us <= s_now_us ()) {
-            loop.curl_due_us = UINT64_MAX;
-            curl_multi_socket_action (multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        }
+        bench_curl_loop_timeouts (loop);
         long done = s_drain (multi, &stats, &free_list, &last_done);
         in_flight -= done;
         //  A closed loop refills the slots its answers freed before it waits
         if (done && sending && !open_loop)
             continue;
-        now = s_now_us ();
+        now = bench_now_us ();
         if (!sending && (in_flight == 0 || now >= drain_until))
             break;
         //  Sleep until a socket is ready, curl's timer, the next due time,
         //  the end of the sending window or the drain deadline
-        uint64_t wake = now + 100000;
-        if (loop.curl_due_us < wake)
-            wake = loop.curl_due_us;
+        uint64_t wake = UINT64_MAX;
         if (sending && open_loop) {
             uint64_t due = start + (uint64_t) ((double) index * 1e6 / options.rate);
             if (due < wake && in_flight < options.max_connections)
@@ -617,29 +504,9 @@ main (int argc, char *argv [])
             wake = end;
         if (!sending && drain_until < wake)
             wake = drain_until;
-        if (wake <= now)
-            continue;
-        struct itimerspec when = {{0, 0}, {0, 0}};
-        when.it_value.tv_sec = (time_t) (wake / 1000000u);
-        when.it_value.tv_nsec = (long) (wake % 1000000u) * 1000;
-        timerfd_settime (timer, TFD_TIMER_ABSTIME, &when, NULL);
-        struct epoll_event events [64];
-        int count = epoll_wait (loop.epoll, events, 64, -1);
-        for (int i = 0; i < count; i++) {
-            int fd = events [i].data.fd;
-            if (fd == timer) {
-                uint64_t expirations;
-                if (read (timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
-                    perror ("pingpost-loadgen: timerfd read");
-                continue;
-            }
-            int mask = ((events [i].events & EPOLLIN) ? CURL_CSELECT_IN : 0)
-                     | ((events [i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0)
-                     | ((events [i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action (multi, fd, mask, &running);
-        }
+        bench_curl_loop_wait (loop, wake);
     }
-    uint64_t finished = s_now_us ();
+    uint64_t finished = bench_now_us ();
     uint64_t unfinished = (uint64_t) in_flight;
 
     //  Achieved rate: answers over the sending window (the drain after it
@@ -666,18 +533,13 @@ main (int argc, char *argv [])
         printf ("%s\"%s\":%" PRIu64, i ? "," : "", s_status_names [i], stats.status [i]);
     printf ("},");
     printf ("\"first_error\":\"");
-    for (const char *p = stats.first_error; *p; p++)
-        if (*p == '"' || *p == '\\')
-            printf ("\\%c", *p);
-        else
-        if ((unsigned char) *p >= 0x20)
-            putchar (*p);
+    bench_print_json_text (stats.first_error);
     printf ("\",");
     //  Sorts in place: the arrays are not used after this
-    s_print_percentiles ("latency_us", stats.latency_us, stats.latency_count, false);
-    uint64_t *latency = stats.latency_us;
-    size_t latency_count = stats.latency_count;
-    s_print_percentiles ("send_lag_us", stats.lag_us, stats.lag_count, true);
+    s_print_percentiles ("latency_us", &stats.latency_us, false);
+    s_print_percentiles ("send_lag_us", &stats.lag_us, true);
+    const uint64_t *latency = stats.latency_us.values;
+    size_t latency_count = stats.latency_us.count;
     printf ("}\n");
     fflush (stdout);
     if (!options.quiet)
@@ -686,8 +548,8 @@ main (int argc, char *argv [])
                  ", sold %" PRIu64 ", errors %" PRIu64 ", p50 %.2f ms, p99 %.2f ms\n",
                  open_loop ? "rate" : "closed", open_loop ? options.rate : (double) options.connections,
                  window_s, stats.sent, stats.http_200, stats.status [0], stats.transport_errors,
-                 (double) s_percentile (latency, latency_count, 50) / 1000.0,
-                 (double) s_percentile (latency, latency_count, 99) / 1000.0);
+                 (double) bench_percentile (latency, latency_count, 50) / 1000.0,
+                 (double) bench_percentile (latency, latency_count, 99) / 1000.0);
 
     //  Tear down: requests still in flight (drain timed out), then the pool
     while (all) {
@@ -698,12 +560,11 @@ main (int argc, char *argv [])
         free (all);
         all = next;
     }
+    bench_curl_loop_destroy (&loop);
     curl_multi_cleanup (multi);
     curl_slist_free_all (headers);
     curl_global_cleanup ();
-    close (timer);
-    close (loop.epoll);
-    free (stats.latency_us);
-    free (stats.lag_us);
-    return s_interrupted ? 130 : 0;
+    bench_samples_free (&stats.latency_us);
+    bench_samples_free (&stats.lag_us);
+    return bench_interrupted () ? 130 : 0;
 }

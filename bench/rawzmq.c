@@ -54,6 +54,7 @@
 #include <zmq.h>
 
 #include "bench_args.h"
+#include "bench_stats.h"
 
 #define RZ_HOPS_MAX 32
 #define RZ_TIME_OFFSET 5                //  fixmap(1) + "t"(2) + bin8 header(2)
@@ -88,9 +89,7 @@ typedef struct {
     uint64_t received;                  //  messages back (receiver only)
     uint64_t received_in_window;        //  of them, back before end_us
     uint64_t bad;                       //  messages back that are not ours
-    uint64_t *latency_us;               //  one per message back
-    size_t latency_count;               //  entries used
-    size_t latency_cap;                 //  entries allocated
+    bench_samples_t latency_us;         //  one per message back
 } rz_head_t;
 
 static volatile sig_atomic_t s_stop;
@@ -269,65 +268,18 @@ s_relay (const rz_options_t *options, pid_t head, int node)
     _exit (0);
 }
 
-//  --------------------------------------------------------------------------
-//  Statistics
-
-static void
-s_push_latency (rz_head_t *head, uint64_t value)
+//  CPU microseconds of the head and its relays (a process that cannot be
+//  read counts 0).
+static int64_t
+s_chain_cpu_us (pid_t head, const pid_t *relays, int relay_count)
 {
-    if (head->latency_count == head->latency_cap) {
-        head->latency_cap = head->latency_cap ? head->latency_cap * 2 : 65536;
-        head->latency_us
-            = (uint64_t *) realloc (head->latency_us, head->latency_cap * sizeof (uint64_t));
-        assert (head->latency_us);
+    int64_t total = 0;
+    for (int i = -1; i < relay_count; i++) {
+        int64_t us = bench_pid_cpu_us ((long) (i < 0 ? head : relays [i]));
+        if (us > 0)
+            total += us;
     }
-    head->latency_us [head->latency_count++] = value;
-}
-
-static int
-s_compare_u64 (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  Nearest-rank percentile of a sorted array; 0 when empty.
-static uint64_t
-s_percentile (const uint64_t *sorted, size_t count, double p)
-{
-    if (count == 0)
-        return 0;
-    size_t rank = (size_t) (p / 100.0 * (double) count + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > count)
-        rank = count;
-    return sorted [rank - 1];
-}
-
-//  utime + stime of a process in clock ticks; 0 if it cannot be read.
-static uint64_t
-s_cpu_ticks (pid_t pid)
-{
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%ld/stat", (long) pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    char line [1024];
-    char *got = fgets (line, sizeof line, file);
-    fclose (file);
-    if (!got)
-        return 0;
-    const char *p = strrchr (line, ')');
-    if (!p)
-        return 0;
-    //  After ") ": state(3) ppid ... utime is field 14, stime 15
-    unsigned long long utime = 0, stime = 0;
-    if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
-        != 2)
-        return 0;
-    return utime + stime;
+    return total;
 }
 
 //  --------------------------------------------------------------------------
@@ -423,7 +375,7 @@ s_receive (rz_head_t *head)
         head->received++;
         if (now < head->end_us)
             head->received_in_window++;
-        s_push_latency (head, now > stamp ? now - stamp : 0);
+        bench_samples_push (&head->latency_us, now > stamp ? now - stamp : 0);
         if (head->options->rate <= 0)
             sem_post (&head->credits);
     }
@@ -559,9 +511,7 @@ main (int argc, char *argv [])
     }
     if (rc == 0) {
         sem_init (&head.credits, 0, (unsigned) options.window);
-        uint64_t ticks_before = s_cpu_ticks (self);
-        for (int i = 0; i < relay_count; i++)
-            ticks_before += s_cpu_ticks (relays [i]);
+        int64_t cpu_before = s_chain_cpu_us (self, relays, relay_count);
         head.start_us = s_now_us ();
         head.end_us = head.start_us + (uint64_t) (options.duration_s * 1e6);
         atomic_store (&head.sending, true);
@@ -569,24 +519,21 @@ main (int argc, char *argv [])
         pthread_create (&sender, NULL, s_sender, &head);
         s_receive (&head);
         uint64_t finished = s_now_us ();
-        uint64_t ticks_after = s_cpu_ticks (self);
-        for (int i = 0; i < relay_count; i++)
-            ticks_after += s_cpu_ticks (relays [i]);
+        int64_t cpu_after = s_chain_cpu_us (self, relays, relay_count);
         s_stop = 1;
         pthread_join (sender, NULL);
         sem_destroy (&head.credits);
 
         double window_s = (double) ((finished < head.end_us ? finished : head.end_us)
                                     - head.start_us) / 1e6;
-        double cpu_s = (double) (ticks_after - ticks_before) / (double) sysconf (_SC_CLK_TCK);
+        double cpu_s = (double) (cpu_after - cpu_before) / 1e6;
         uint64_t sent = atomic_load (&head.sent);
-        if (head.latency_count)
-            qsort (head.latency_us, head.latency_count, sizeof (uint64_t), s_compare_u64);
+        bench_samples_sort (&head.latency_us);
+        const uint64_t *l = head.latency_us.values;
+        size_t n = head.latency_us.count;
         double sum = 0;
-        for (size_t i = 0; i < head.latency_count; i++)
-            sum += (double) head.latency_us [i];
-        const uint64_t *l = head.latency_us;
-        size_t n = head.latency_count;
+        for (size_t i = 0; i < n; i++)
+            sum += (double) l [i];
         printf ("{\"mode\":\"%s\",\"hops\":%d,\"relays\":%d,\"transport\":\"ipc\",\"size\":%zu,"
                 "\"msgpack\":%s,\"hwm\":%d,\"window\":%d,\"target_rate\":%.1f,\"duration_s\":%.3f,"
                 "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
@@ -600,8 +547,8 @@ main (int argc, char *argv [])
                 head.received, sent > head.received ? sent - head.received : 0,
                 (unsigned long long) atomic_load (&head.send_failed), head.bad,
                 window_s > 0 ? (double) head.received_in_window / window_s : 0.0, n,
-                n ? sum / (double) n : 0.0, s_percentile (l, n, 50), s_percentile (l, n, 90),
-                s_percentile (l, n, 99), s_percentile (l, n, 99.9), n ? l [n - 1] : 0, cpu_s,
+                n ? sum / (double) n : 0.0, bench_percentile (l, n, 50), bench_percentile (l, n, 90),
+                bench_percentile (l, n, 99), bench_percentile (l, n, 99.9), n ? l [n - 1] : 0, cpu_s,
                 head.received ? cpu_s * 1e6 / (double) head.received : 0.0,
                 head.received ? cpu_s * 1e6 / (double) head.received / options.hops : 0.0);
         fflush (stdout);
@@ -642,7 +589,7 @@ main (int argc, char *argv [])
     }
     free (in);
     free (out);
-    free (head.latency_us);
+    bench_samples_free (&head.latency_us);
     msgpack_sbuffer_destroy (&template);
     return rc;
 }
