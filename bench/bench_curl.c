@@ -132,20 +132,31 @@ bench_curl_loop_destroy (bench_curl_loop_t **self_p)
     *self_p = NULL;
 }
 
+//  Run curl's timeout action when due; true when it ran.
+static bool
+s_timeouts (bench_curl_loop_t *self)
+{
+    if (self->curl_due_us > bench_now_us ())
+        return false;
+    self->curl_due_us = UINT64_MAX;
+    int running;
+    curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    return true;
+}
+
 void
 bench_curl_loop_timeouts (bench_curl_loop_t *self)
 {
-    if (self->curl_due_us <= bench_now_us ()) {
-        self->curl_due_us = UINT64_MAX;
-        int running;
-        curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
+    s_timeouts (self);
 }
 
 void
 bench_curl_loop_wait (bench_curl_loop_t *self, uint64_t wake_us)
 {
-    bench_curl_loop_timeouts (self);
+    //  A timeout action may have finished transfers: back to the caller,
+    //  who reads them, before any sleep
+    if (s_timeouts (self))
+        return;
     uint64_t now = bench_now_us ();
     if (wake_us > now + BC_MAX_SLEEP_US)
         wake_us = now + BC_MAX_SLEEP_US;

@@ -38,10 +38,11 @@ bench_curl_loop_t *
 void
     bench_curl_loop_destroy (bench_curl_loop_t **self_p);
 //  Run curl's timeout action when it is due (a handle just added is due at
-//  once), then sleep until a socket is ready, curl's timer or `wake_us`
-//  (bench_now_us time; UINT64_MAX: no limit of the caller's) and act on
-//  every socket that is ready. Returns at once when `wake_us` has passed.
-//  Finished transfers are left for curl_multi_info_read.
+//  once) and return; else sleep until a socket is ready, curl's timer or
+//  `wake_us` (bench_now_us time; UINT64_MAX: no limit of the caller's; at
+//  most 100 ms) and act on every socket that is ready. Returns at once when
+//  `wake_us` has passed. Finished transfers are left for
+//  curl_multi_info_read: call it after each wait.
 void
     bench_curl_loop_wait (bench_curl_loop_t *self, uint64_t wake_us);
 //  Run curl's timeout action if it is due (call after adding handles, before
