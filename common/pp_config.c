@@ -100,6 +100,7 @@ pp_config_new (void)
     self->ledger_careful_ms = 5000;
     self->default_timeout_ms = 3000;
     self->idempotency_purge_ms = 60000;
+    self->intake_db_timeout_ms = 1000;
     self->mx_timeout_ms = 200;
     for (int k = 0; k < PP_SLOT_KINDS; k++)
         self->slots [k] = 4;
@@ -163,6 +164,7 @@ static const s_key_t s_keys [] = {
     {"pipeline/hwm", S_INT, S_OFF (hwm), 10, 10000000},
     {"pipeline/default_timeout_ms", S_INT, S_OFF (default_timeout_ms), 10, 600000},
     {"intake/idempotency_purge_ms", S_INT, S_OFF (idempotency_purge_ms), 100, 3600000},
+    {"intake/db_timeout_ms", S_INT, S_OFF (intake_db_timeout_ms), 50, 600000},
     {"validate/mx_check", S_INT, S_OFF (mx_check), 0, 1},
     {"validate/mx_timeout_ms", S_INT, S_OFF (mx_timeout_ms), 10, 5000},
     {"validate/mx_nameserver", S_STR, S_OFF (mx_nameserver), 0, 0},

@@ -53,6 +53,8 @@ typedef struct {
     int default_timeout_ms;             //  lead deadline when neither publisher nor market says, 3000
     int idempotency_purge_ms;           //  intake deletes Idempotency-Keys older than 24 h this
                                         //  often, default 60000
+    int intake_db_timeout_ms;           //  intake waits at most this for its database (idempotency
+                                        //  keys, lead status) before answering 503, default 1000
     int mx_check;                       //  validate asks DNS for the email domain's MX, default 0 (off)
     int mx_timeout_ms;                  //  budget of that check, default 200 (past it the lead passes)
     char *mx_nameserver;                //  "ip[:port]" to ask, NULL = the system's resolv.conf

@@ -6,6 +6,9 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
 
 struct pp_db {
@@ -13,6 +16,7 @@ struct pp_db {
     char *conninfo;             //  for messages and reconnects
     char *setup;                //  session statements run after each connect, or NULL
     zlistx_t *prepared;         //  s_prepared_t, prepared again after a reconnect
+    int timeout_ms;             //  bound of a statement's wait, or 0 (pp_db_set_timeout)
 };
 
 //  A statement prepared on the session.
@@ -55,10 +59,52 @@ s_notice (void *arg, const char *message)
     (void) message;
 }
 
+//  Connect; with a timeout set, the conninfo's connect_timeout is the
+//  timeout's whole seconds (2 at least) unless it names one itself.
+static PGconn *
+s_connectdb (pp_db_t *self)
+{
+    if (self->timeout_ms <= 0)
+        return PQconnectdb (self->conninfo);
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse (self->conninfo, &error);
+    if (!options) {
+        //  libpq says what is wrong when it tries itself
+        PQfreemem (error);
+        return PQconnectdb (self->conninfo);
+    }
+    size_t count = 0;
+    while (options [count].keyword)
+        count++;
+    const char **keywords = (const char **) zmalloc (sizeof (char *) * (count + 2));
+    const char **values = (const char **) zmalloc (sizeof (char *) * (count + 2));
+    char seconds [16];
+    int timeout_s = (self->timeout_ms + 999) / 1000;
+    snprintf (seconds, sizeof seconds, "%d", timeout_s < 2 ? 2 : timeout_s);
+    size_t used = 0;
+    bool named = false;
+    for (size_t i = 0; i < count; i++) {
+        if (!options [i].val)
+            continue;
+        named |= streq (options [i].keyword, "connect_timeout");
+        keywords [used] = options [i].keyword;
+        values [used++] = options [i].val;
+    }
+    if (!named) {
+        keywords [used] = "connect_timeout";
+        values [used++] = seconds;
+    }
+    PGconn *conn = PQconnectdbParams (keywords, values, 0);
+    free (keywords);
+    free (values);
+    PQconninfoFree (options);
+    return conn;
+}
+
 static void
 s_connect (pp_db_t *self)
 {
-    self->conn = PQconnectdb (self->conninfo);
+    self->conn = s_connectdb (self);
     if (PQstatus (self->conn) != CONNECTION_OK)
         zsys_error ("pp_db: cannot connect: %s", PQerrorMessage (self->conn));
     else
@@ -101,11 +147,25 @@ pp_db_ok (pp_db_t *self)
     return self->conn && PQstatus (self->conn) == CONNECTION_OK;
 }
 
+void
+pp_db_set_timeout (pp_db_t *self, int timeout_ms)
+{
+    assert (self);
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
 int
 pp_db_reset (pp_db_t *self)
 {
     assert (self);
-    PQreset (self->conn);
+    if (self->conn && self->timeout_ms == 0)
+        PQreset (self->conn);
+    else {
+        //  A new connection: the old one was closed by a timeout, or the
+        //  reconnect needs connect_timeout
+        PQfinish (self->conn);
+        s_connect (self);
+    }
     if (PQstatus (self->conn) != CONNECTION_OK) {
         zsys_warning ("pp_db: reconnect failed: %s", PQerrorMessage (self->conn));
         return -1;
@@ -133,21 +193,109 @@ pp_db_prepare (pp_db_t *self, const char *name, const char *sql, int nparams)
     return pp_db_ok (self) ? s_prepare (self, prepared) : -1;
 }
 
-PGresult *
-pp_db_exec_prepared (pp_db_t *self, const char *what, const char *name, int nparams,
-                     const char *const *params)
+//  A statement's result, or NULL (logged with `what`, cleared) unless its
+//  status is COMMAND_OK or TUPLES_OK.
+static PGresult *
+s_checked (pp_db_t *self, const char *what, PGresult *result)
 {
-    assert (self && name);
-    PGresult *result = PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus (result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         const char *message = PQresultErrorMessage (result);
-        zsys_error ("pp_db: %s failed: %s", what ? what : name,
+        zsys_error ("pp_db: %s failed: %s", what,
                     message && *message ? message : PQerrorMessage (self->conn));
         PQclear (result);
         return NULL;
     }
     return result;
+}
+
+static void *
+s_cancel_thread (void *arg)
+{
+    PGcancel *cancel = (PGcancel *) arg;
+    char error [256];
+    if (!PQcancel (cancel, error, sizeof error))
+        zsys_warning ("pp_db: cancel request failed: %s", error);
+    PQfreeCancel (cancel);
+    return NULL;
+}
+
+//  Send a cancel request from a detached thread, which owns `cancel`.
+static void
+s_cancel_detached (PGcancel *cancel)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = pthread_attr_init (&attr) == 0
+                   && pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED) == 0
+                   && pthread_create (&thread, &attr, s_cancel_thread, cancel) == 0;
+    pthread_attr_destroy (&attr);
+    if (!started) {
+        zsys_warning ("pp_db: cannot start a thread to cancel a statement");
+        PQfreeCancel (cancel);
+    }
+}
+
+//  Send a statement (named: prepared, else `sql`) and wait at most the
+//  session's timeout for its results. The last result, checked; NULL on
+//  failure or timeout, and a timeout closes the connection.
+static PGresult *
+s_exec_timed (pp_db_t *self, const char *what, const char *name, const char *sql,
+              int nparams, const char *const *params)
+{
+    PGconn *conn = self->conn;
+    int sent = name ? PQsendQueryPrepared (conn, name, nparams, params, NULL, NULL, 0)
+                    : PQsendQueryParams (conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        zsys_error ("pp_db: %s failed: %s", what, PQerrorMessage (conn));
+        return NULL;
+    }
+    int64_t deadline = pp_mono_us () + (int64_t) self->timeout_ms * 1000;
+    PGresult *last = NULL;
+    while (true) {
+        while (!PQisBusy (conn)) {
+            PGresult *result = PQgetResult (conn);
+            if (!result)
+                return s_checked (self, what, last);
+            PQclear (last);
+            last = result;
+        }
+        int64_t left_us = deadline - pp_mono_us ();
+        if (left_us <= 0)
+            break;
+        struct pollfd item = {PQsocket (conn), POLLIN, 0};
+        int ready = poll (&item, 1, (int) ((left_us + 999) / 1000));
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready > 0 && !PQconsumeInput (conn)) {
+            zsys_error ("pp_db: %s failed: %s", what, PQerrorMessage (conn));
+            PQclear (last);
+            return NULL;
+        }
+    }
+    zsys_error ("pp_db: %s failed: no answer within %d ms; closing the session", what,
+                self->timeout_ms);
+    PQclear (last);
+    //  Ask the server to cancel what it may still run (so that it cannot
+    //  commit later), from a thread of its own: libpq 15's PQcancel waits
+    //  for the server, which may be the thing that hangs
+    PGcancel *cancel = PQgetCancel (self->conn);
+    if (cancel)
+        s_cancel_detached (cancel);
+    PQfinish (self->conn);
+    self->conn = NULL;
+    return NULL;
+}
+
+PGresult *
+pp_db_exec_prepared (pp_db_t *self, const char *what, const char *name, int nparams,
+                     const char *const *params)
+{
+    assert (self && name);
+    if (self->timeout_ms > 0)
+        return s_exec_timed (self, what ? what : name, name, NULL, nparams, params);
+    return s_checked (self, what ? what : name,
+                      PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0));
 }
 
 int
@@ -172,16 +320,10 @@ pp_db_exec (pp_db_t *self, const char *what, const char *sql, int nparams,
             const char *const *params)
 {
     assert (self);
-    PGresult *result = PQexecParams (self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus (result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        const char *message = PQresultErrorMessage (result);
-        zsys_error ("pp_db: %s failed: %s", what ? what : "statement",
-                    message && *message ? message : PQerrorMessage (self->conn));
-        PQclear (result);
-        return NULL;
-    }
-    return result;
+    if (self->timeout_ms > 0)
+        return s_exec_timed (self, what ? what : "statement", NULL, sql, nparams, params);
+    return s_checked (self, what ? what : "statement",
+                      PQexecParams (self->conn, sql, nparams, NULL, params, NULL, NULL, 0));
 }
 
 int

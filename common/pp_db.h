@@ -23,6 +23,19 @@ pp_db_t *
 //  "SET synchronous_commit = off"); copied. 0, or -1 when they failed now.
 int PP_MUSTCHECK
     pp_db_set_setup (pp_db_t *self, const char *sql);
+//  Bound this session's waits for the server: each pp_db_exec,
+//  pp_db_command and pp_db_exec_prepared to `timeout_ms`, and each
+//  reconnect (pp_db_reset) to libpq's connect_timeout of as many whole
+//  seconds, 2 at least, unless the conninfo sets its own. A statement
+//  without its answer in time fails (logged) and closes the connection,
+//  after asking the server to cancel it (from a thread: that request waits
+//  for the server too): the session cannot be trusted any more, and
+//  pp_db_reset makes a new one. For a caller that must not hang with a
+//  database that hangs (a server or backend stopped); a lock waited for is
+//  better ended by the server (SET statement_timeout below this bound),
+//  which keeps the session. 0, the default: wait as long as it takes.
+void
+    pp_db_set_timeout (pp_db_t *self, int timeout_ms);
 //  PQfinish and free; nulls *self_p. Safe on NULL.
 void
     pp_db_destroy (pp_db_t **self_p);

@@ -2,6 +2,7 @@
 /*  Copyright (c) the pingpost authors. Licensed under the Apache License 2.0.  */
 
 #include "intake_server.h"
+#include "pp_db.h"
 #include "pp_json.h"
 #include "pp_log.h"
 #include "pp_outbox.h"
@@ -97,6 +98,9 @@ struct intake_server {
     char instance [5];          //  random tag for event ids
     _Atomic uint64_t event_seq; //  events made (both threads)
     pp_watch_t *watch;          //  market (zloop thread reloads, MHD thread links)
+    pp_db_t *db;                //  the request path's own session, waits bounded (zloop thread)
+    int64_t db_retry_at;        //  monotonic us: next reconnect of db allowed
+    int db_backoff_ms;          //  current reconnect back-off, 0 while db is fine
     struct MHD_Daemon *daemon;  //  the HTTP server
     zsock_t *to_validate;       //  PUSH to every validate slot (MHD thread)
     zsock_t *lookups_out;       //  inproc PUSH of status requests (MHD thread)
@@ -126,6 +130,57 @@ struct intake_server {
 
 //  --------------------------------------------------------------------------
 //  Small helpers
+
+//  The request path's database session (idempotency keys, lead status;
+//  the market's session is the watch's), or NULL while the database cannot
+//  be reached. Every wait on it is bounded (intake/db_timeout_ms, see
+//  intake_server_new; a reconnect by libpq's connect_timeout), so a
+//  database that hangs (a lock held on idempotency_keys, a stopped server)
+//  costs a request that long and then a 503, not the zloop thread, which
+//  answers every lead. A broken session is made again at most every 100
+//  ms, doubling to 5 s.
+static pp_db_t *
+s_db (intake_server_t *self)
+{
+    if (pp_db_ok (self->db))
+        return self->db;
+    int64_t now = pp_mono_us ();
+    if (now < self->db_retry_at)
+        return NULL;
+    if (pp_db_reset (self->db) == 0) {
+        if (self->db_backoff_ms)
+            zsys_notice ("intake: database session restored");
+        self->db_backoff_ms = 0;
+        return self->db;
+    }
+    self->db_backoff_ms = self->db_backoff_ms ? self->db_backoff_ms * 2 : 100;
+    if (self->db_backoff_ms > 5000)
+        self->db_backoff_ms = 5000;
+    self->db_retry_at = pp_mono_us () + (int64_t) self->db_backoff_ms * 1000;
+    return NULL;
+}
+
+//  pp_db_exec on the request path's session; NULL when it failed or the
+//  session is down (logged by pp_db, or when it last failed to reconnect).
+static PGresult *
+s_db_exec (intake_server_t *self, const char *what, const char *sql, int nparams,
+           const char *const *params)
+{
+    pp_db_t *db = s_db (self);
+    return db ? pp_db_exec (db, what, sql, nparams, params) : NULL;
+}
+
+//  As s_db_exec for statements without rows: 0 or -1.
+static int
+s_db_command (intake_server_t *self, const char *what, const char *sql, int nparams,
+              const char *const *params)
+{
+    PGresult *result = s_db_exec (self, what, sql, nparams, params);
+    if (!result)
+        return -1;
+    PQclear (result);
+    return 0;
+}
 
 static void
 s_request_free (s_request_t *request)
@@ -390,12 +445,12 @@ s_idem_flush (intake_server_t *self)
         snprintf (publisher, sizeof publisher, "%u", write->publisher_id);
         const char *params [] = {publisher, write->key, write->lead_id, write->answer};
         int rc = write->answer
-                     ? pp_db_command (pp_watch_db (self->watch), "idempotency answer",
+                     ? s_db_command (self, "idempotency answer",
                                       "UPDATE idempotency_keys SET answer = $4"
                                       " WHERE publisher_id = $1::int AND key = $2"
                                       " AND lead_id = $3",
                                       4, params)
-                     : pp_db_command (pp_watch_db (self->watch), "idempotency release",
+                     : s_db_command (self, "idempotency release",
                                       "DELETE FROM idempotency_keys"
                                       " WHERE publisher_id = $1::int AND key = $2"
                                       " AND lead_id = $3",
@@ -557,8 +612,8 @@ s_lookup (intake_server_t *self, s_request_t *request)
         char publisher [16];
         snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
         const char *params [] = {request->lead_id, publisher};
-        PGresult *result = pp_db_exec (
-            pp_watch_db (self->watch), "lead status",
+        PGresult *result = s_db_exec (
+            self, "lead status",
             "SELECT coalesce (status, 'pending'), price_cents, coalesce (reasons, '[]'::jsonb)"
             " FROM leads WHERE lead_id = $1 AND publisher_id = $2::int",
             2, params);
@@ -626,8 +681,7 @@ s_idem_try (intake_server_t *self, s_request_t *request)
     char publisher [16];
     snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
     const char *params [] = {publisher, request->idem_key, request->lead_id};
-    pp_db_t *db = pp_watch_db (self->watch);
-    PGresult *result = pp_db_exec (db, "idempotency claim",
+    PGresult *result = s_db_exec (self, "idempotency claim",
                                    "INSERT INTO idempotency_keys (publisher_id, key, lead_id)"
                                    " VALUES ($1::int, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
                                    3, params);
@@ -637,7 +691,7 @@ s_idem_try (intake_server_t *self, s_request_t *request)
     PQclear (result);
     if (claimed)
         return 1;
-    result = pp_db_exec (db, "idempotency takeover",
+    result = s_db_exec (self, "idempotency takeover",
                          "UPDATE idempotency_keys SET lead_id = $3, answer = NULL,"
                          " created_at = now() WHERE publisher_id = $1::int AND key = $2"
                          " AND (created_at < now() - interval '24 hours'"
@@ -662,8 +716,8 @@ s_idem_check (intake_server_t *self, s_request_t *request)
     char publisher [16];
     snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
     const char *params [] = {publisher, request->idem_key};
-    PGresult *result = pp_db_exec (
-        pp_watch_db (self->watch), "idempotency read",
+    PGresult *result = s_db_exec (
+        self, "idempotency read",
         "SELECT answer, created_at < now() - interval '24 hours', lead_id,"
         " CASE WHEN answer IS NULL AND created_at < now() - interval '70 seconds'"
         "  THEN (SELECT sum (payout_cents) FROM sales s WHERE s.lead_id = k.lead_id) END"
@@ -696,7 +750,7 @@ s_idem_check (intake_server_t *self, s_request_t *request)
         answer = pp_json_print (root);
         cJSON_Delete (root);
         const char *store [] = {publisher, request->idem_key, PQgetvalue (result, 0, 2), answer};
-        if (pp_db_command (pp_watch_db (self->watch), "idempotency answer",
+        if (s_db_command (self, "idempotency answer",
                            "UPDATE idempotency_keys SET answer = $4"
                            " WHERE publisher_id = $1::int AND key = $2 AND lead_id = $3"
                            " AND answer IS NULL",
@@ -779,7 +833,7 @@ static int
 s_on_idem_purge (zloop_t *loop, int timer_id, void *arg)
 {
     intake_server_t *self = (intake_server_t *) arg;
-    if (pp_db_command (pp_watch_db (self->watch), "idempotency purge",
+    if (s_db_command (self, "idempotency purge",
                        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
                        " SELECT ctid FROM idempotency_keys"
                        " WHERE created_at < now() - interval '24 hours' LIMIT 10000))",
@@ -1458,6 +1512,19 @@ intake_server_new (const pp_config_t *config, int slot)
         intake_server_destroy (&self);
         return NULL;
     }
+    //  PostgreSQL ends a statement of this session that runs longer than
+    //  intake/db_timeout_ms (a lock waited for, say: it then never commits
+    //  behind our back), and a server that does not answer within twice
+    //  that (stopped, hung) loses the session. Its first connect is not
+    //  bounded (neither is the watch's, above); a session that did not
+    //  come up is made again by s_db.
+    self->db = pp_db_new (config->database_url);
+    assert (self->db);
+    char setup [64];
+    snprintf (setup, sizeof setup, "SET statement_timeout = %d", config->intake_db_timeout_ms);
+    if (pp_db_set_setup (self->db, setup))
+        zsys_warning ("intake: the request path's database session is not ready; retrying");
+    pp_db_set_timeout (self->db, 2 * config->intake_db_timeout_ms);
     self->replies = zsock_new (ZMQ_PULL);
     assert (self->replies);
     zsock_set_rcvhwm (self->replies, config->hwm);
@@ -1562,8 +1629,9 @@ intake_server_destroy (intake_server_t **self_p)
         zclock_sleep (50);      //  let MHD send what was resumed
         MHD_stop_daemon (self->daemon);
     }
-    if (self->idem_writes && self->watch)
+    if (self->idem_writes && self->db)
         s_idem_flush (self);
+    pp_db_destroy (&self->db);
     //  Whatever registered on the loop goes before the loop
     pp_outbox_destroy (&self->outbox);
     pp_watch_destroy (&self->watch);

@@ -22,17 +22,22 @@
 #define S_INTAKE_APP "pp-e2e-intake"
 //  Intake deletes expired keys this often in this fleet (default: a minute).
 #define S_PURGE_MS 200
+//  Intake's statements end after this in this fleet (default: a second),
+//  and a server silent for twice this loses intake's session.
+#define S_DB_TIMEOUT_MS 500
 
 static const char *s_mock_buyers [] = {"b30:bid=30.00,delay_ms=0,accept=1", NULL};
 
-//  Give intake a short purge period: append it to the fleet's config and
+//  Give intake a short purge period and database timeout: append them to the fleet's config and
 //  restart intake (SIGTERM, so it exits cleanly) with S_INTAKE_APP as its
 //  sessions' application_name. 0 or -1 (printed).
 static int
 s_intake_reconfigure (pp_fleet_t *fleet)
 {
-    char lines [128];
-    snprintf (lines, sizeof lines, "    intake\n        idempotency_purge_ms = %d\n", S_PURGE_MS);
+    char lines [160];
+    snprintf (lines, sizeof lines,
+              "    intake\n        idempotency_purge_ms = %d\n        db_timeout_ms = %d\n",
+              S_PURGE_MS, S_DB_TIMEOUT_MS);
     pid_t pid = pp_fleet_pid (fleet, "intake", 0);
     if (pp_fleet_config_append (fleet, lines) || pp_fleet_kill (fleet, "intake", 0, SIGTERM))
         return -1;
@@ -488,21 +493,27 @@ s_allow_connections (void **state)
     return s_admin (*state, "alter database pingpost allow_connections true") == 0 ? 0 : -1;
 }
 
-//  POST the lead with an Idempotency-Key and expect 503 "unavailable".
+//  Expect a reply of 503 "unavailable", at once (not at the lead's deadline).
 static void
-s_expect_unavailable (pp_fleet_t *fleet, const cJSON *lead, const char *label)
+s_check_unavailable (pp_fleet_t *fleet, const pp_fleet_reply_t *reply, const char *label)
 {
-    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
-                                                              "Idempotency-Key: db-down-1");
     PP_CHECK (fleet, pp_fleet_reply_is (reply, label, 503, NULL));
     PP_CHECKF (fleet, pp_fleet_reply_is_error_body (reply), "%s", reply->body);
     cJSON *error = cJSON_GetObjectItemCaseSensitive (reply->json, "error");
     cJSON *code = cJSON_GetObjectItemCaseSensitive (error, "code");
     PP_CHECKF (fleet, cJSON_IsString (code) && streq (code->valuestring, "unavailable"), "%s",
                reply->body);
-    //  At once, not at the lead's deadline
     PP_CHECKF (fleet, reply->elapsed_us < 2000000, "%s took %lld ms", label,
                (long long) (reply->elapsed_us / 1000));
+}
+
+//  POST the lead with Idempotency-Key db-down-1 and expect 503 "unavailable".
+static void
+s_expect_unavailable (pp_fleet_t *fleet, const cJSON *lead, const char *label)
+{
+    pp_fleet_reply_t *reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead,
+                                                              "Idempotency-Key: db-down-1");
+    s_check_unavailable (fleet, reply, label);
     pp_fleet_reply_destroy (&reply);
 }
 
@@ -570,6 +581,174 @@ test_e2e_idempotency_db_down (void **state)
     cJSON_Delete (lead);
 }
 
+//  A session of the test's own on the fleet's database, or NULL (printed).
+static PGconn *
+s_session (pp_fleet_t *fleet)
+{
+    PGconn *conn = PQconnectdb (pp_fleet_conninfo (fleet));
+    if (PQstatus (conn) != CONNECTION_OK) {
+        printf ("cannot connect to the fleet's database: %s", PQerrorMessage (conn));
+        PQfinish (conn);
+        return NULL;
+    }
+    return conn;
+}
+
+//  Send a keyed lead and a lead without a key at once; the replies, in
+//  that order, stay in the batch (caller destroys).
+static pp_fleet_batch_t *
+s_keyed_and_plain (pp_fleet_t *fleet, const cJSON *keyed, const char *key, const cJSON *plain)
+{
+    pp_fleet_batch_t *batch = pp_fleet_batch_new (fleet, 2);
+    pp_fleet_batch_add_lead (batch, PP_FLEET_KEY_ACME, keyed);
+    char header [128];
+    snprintf (header, sizeof header, "Idempotency-Key: %s", key);
+    pp_fleet_batch_add_header (batch, header);
+    pp_fleet_batch_add_lead (batch, PP_FLEET_KEY_ACME, plain);
+    PP_CHECK (fleet, pp_fleet_batch_run (batch, 15000) == 0);
+    return batch;
+}
+
+//  POST a lead with the key and expect it sold, not replayed; retried
+//  while intake answers 503 (its session coming back), for up to 10 s.
+static void
+s_expect_sold (pp_fleet_t *fleet, const cJSON *lead, const char *key, const char *label)
+{
+    char header [128];
+    snprintf (header, sizeof header, "Idempotency-Key: %s", key);
+    int64_t deadline = pp_fleet_now_us () + 10000000;
+    pp_fleet_reply_t *reply;
+    while (true) {
+        reply = pp_fleet_post_lead_with_header (fleet, PP_FLEET_KEY_ACME, lead, header);
+        if (reply->status != 503 || pp_fleet_now_us () >= deadline)
+            break;
+        pp_fleet_reply_destroy (&reply);
+        pp_fleet_sleep_ms (100);
+    }
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, label, 200, "sold"));
+    PP_CHECK (fleet, !pp_fleet_reply_has_header (reply, "Idempotent-Replayed", "true"));
+    pp_fleet_reply_destroy (&reply);
+}
+
+//  (10) Another session holds an uncommitted claim of the key, so intake's
+//  claim waits for its lock. PostgreSQL ends intake's statement after
+//  intake/db_timeout_ms (its session's statement_timeout): the keyed lead
+//  is answered 503 "unavailable" in about that time, and a lead without a
+//  key, sent with it, sells. The claim that waited never commits: once the
+//  other session rolls back, the same key makes one new lead.
+static void
+test_e2e_idempotency_db_lock (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    PGconn *locker = s_session (fleet);
+    PP_CHECK (fleet, locker);
+    PGresult *result = PQexec (locker, "BEGIN");
+    PP_CHECK (fleet, PQresultStatus (result) == PGRES_COMMAND_OK);
+    PQclear (result);
+    const char *params [] = {PP_FLEET_KEY_ACME};
+    result = PQexecParams (locker,
+                           "INSERT INTO idempotency_keys (publisher_id, key, lead_id)"
+                           " SELECT id, 'db-lock-1', 'held-by-the-test' FROM publishers"
+                           " WHERE api_key_hash = encode (sha256 (convert_to ($1, 'UTF8')), 'hex')",
+                           1, NULL, params, NULL, NULL, 0);
+    PP_CHECKF (fleet, PQresultStatus (result) == PGRES_COMMAND_OK
+                      && streq (PQcmdTuples (result), "1"),
+               "%s", PQresultErrorMessage (result));
+    PQclear (result);
+
+    cJSON *lead = s_lead ("idem-db-lock", 3000);
+    cJSON *plain = s_lead ("idem-db-lock-plain", 3000);
+    pp_fleet_batch_t *batch = s_keyed_and_plain (fleet, lead, "db-lock-1", plain);
+    const pp_fleet_reply_t *keyed = pp_fleet_batch_reply (batch, 0);
+    s_check_unavailable (fleet, keyed, "keyed, claim locked");
+    //  It waited for the lock until the statement timeout, no more
+    PP_CHECKF (fleet, keyed->elapsed_us >= (S_DB_TIMEOUT_MS - 100) * 1000,
+               "answered in %lld ms", (long long) (keyed->elapsed_us / 1000));
+    PP_CHECK (fleet, pp_fleet_reply_is (pp_fleet_batch_reply (batch, 1), "without a key", 200,
+                                        "sold"));
+    pp_fleet_batch_destroy (&batch);
+
+    result = PQexec (locker, "ROLLBACK");
+    PP_CHECK (fleet, PQresultStatus (result) == PGRES_COMMAND_OK);
+    PQclear (result);
+    PQfinish (locker);
+    PP_CHECK (fleet, pp_fleet_sql_int (fleet, "select count(*) from idempotency_keys"
+                                              " where key = 'db-lock-1'",
+                                       NULL) == 0);
+    s_expect_sold (fleet, lead, "db-lock-1", "keyed, lock gone");
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-db-lock", "1") == 1);
+    PP_CHECK (fleet, pp_fleet_all_alive (fleet));
+    cJSON_Delete (plain);
+    cJSON_Delete (lead);
+}
+
+//  Intake's backends stopped by test (11), to resume in its teardown.
+static pid_t s_stopped [16];
+static int s_stopped_count;
+
+static int
+s_resume_stopped (void **state)
+{
+    for (int i = 0; i < s_stopped_count; i++)
+        kill (s_stopped [i], SIGCONT);
+    s_stopped_count = 0;
+    return 0;
+}
+
+//  (11) A database that stops answering: every backend of intake is
+//  stopped (SIGSTOP), so nothing ends intake's statement on the server.
+//  The keyed lead is answered 503 "unavailable" within twice
+//  intake/db_timeout_ms, when intake drops the session (and asks the
+//  server to cancel its statement); a lead without a key, sent with it,
+//  sells; and a new session serves the next keyed lead while the old
+//  backends are still stopped.
+static void
+test_e2e_idempotency_db_stopped (void **state)
+{
+    pp_fleet_t *fleet = *state;
+    PP_CHECKF (fleet, s_own_cluster (fleet), "the fleet's database '%s' is not its own cluster:"
+               " not stopping its processes", pp_fleet_conninfo (fleet));
+    //  Intake's request session is up: a keyed lead went through it
+    cJSON *first = s_lead ("idem-db-stopped", 3000);
+    s_expect_sold (fleet, first, "db-stopped-0", "keyed, before");
+
+    PGconn *conn = s_session (fleet);
+    PP_CHECK (fleet, conn);
+    PGresult *result = PQexec (conn, "SELECT pid FROM pg_stat_activity"
+                                     " WHERE application_name = '" S_INTAKE_APP "'");
+    PP_CHECK (fleet, PQresultStatus (result) == PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples (result) && s_stopped_count < 16; i++) {
+        pid_t pid = (pid_t) atoi (PQgetvalue (result, i, 0));
+        if (pid > 0 && kill (pid, SIGSTOP) == 0)
+            s_stopped [s_stopped_count++] = pid;
+    }
+    PQclear (result);
+    PQfinish (conn);
+    PP_CHECKF (fleet, s_stopped_count >= 1, "%d intake backends stopped", s_stopped_count);
+
+    cJSON *lead = s_lead ("idem-db-stopped", 3000);
+    cJSON *plain = s_lead ("idem-db-stopped-plain", 3000);
+    pp_fleet_batch_t *batch = s_keyed_and_plain (fleet, lead, "db-stopped-1", plain);
+    const pp_fleet_reply_t *keyed = pp_fleet_batch_reply (batch, 0);
+    s_check_unavailable (fleet, keyed, "keyed, server silent");
+    PP_CHECKF (fleet, keyed->elapsed_us >= (2 * S_DB_TIMEOUT_MS - 100) * 1000,
+               "answered in %lld ms", (long long) (keyed->elapsed_us / 1000));
+    PP_CHECK (fleet, pp_fleet_reply_is (pp_fleet_batch_reply (batch, 1), "without a key", 200,
+                                        "sold"));
+    pp_fleet_batch_destroy (&batch);
+
+    //  A new session, beside the stopped backends
+    cJSON *next = s_lead ("idem-db-stopped", 3000);
+    s_expect_sold (fleet, next, "db-stopped-2", "keyed, new session");
+    s_resume_stopped (state);
+    PP_CHECK (fleet, s_leads_of (fleet, "idem-db-stopped", "2") == 2);
+    PP_CHECK (fleet, pp_fleet_all_alive (fleet));
+    cJSON_Delete (next);
+    cJSON_Delete (plain);
+    cJSON_Delete (lead);
+    cJSON_Delete (first);
+}
+
 int
 main (void)
 {
@@ -582,6 +761,8 @@ main (void)
         cmocka_unit_test (test_e2e_idempotency_in_progress),
         cmocka_unit_test (test_e2e_idempotency_stale_claim),
         cmocka_unit_test (test_e2e_idempotency_purge),
+        cmocka_unit_test (test_e2e_idempotency_db_lock),
+        cmocka_unit_test_teardown (test_e2e_idempotency_db_stopped, s_resume_stopped),
         cmocka_unit_test_teardown (test_e2e_idempotency_db_down, s_allow_connections),
     };
     return cmocka_run_group_tests (tests, s_setup, pp_fleet_teardown);

@@ -147,6 +147,7 @@ s_assert_defaults (pp_config_t *config)
     assert_int_equal (config->ledger_direct, 1);
     assert_int_equal (config->default_timeout_ms, 3000);
     assert_int_equal (config->idempotency_purge_ms, 60000);
+    assert_int_equal (config->intake_db_timeout_ms, 1000);
     assert_int_equal (config->mx_check, 0);          //  off by default
     assert_int_equal (config->mx_timeout_ms, 200);
     assert_null (config->mx_nameserver);
@@ -230,6 +231,7 @@ static const char *s_full_file =
     "        default_timeout_ms = 1500\n"
     "    intake\n"
     "        idempotency_purge_ms = 250\n"
+    "        db_timeout_ms = 400\n"
     "    outbox\n"
     "        limit = 1000\n"
     "        resend_ms = 700\n"
@@ -272,6 +274,7 @@ test_pp_config_full_file (void **state)
     assert_int_equal (config->hwm, 500);
     assert_int_equal (config->default_timeout_ms, 1500);
     assert_int_equal (config->idempotency_purge_ms, 250);
+    assert_int_equal (config->intake_db_timeout_ms, 400);
     assert_int_equal (config->outbox_limit, 1000);
     assert_int_equal (config->outbox_resend_ms, 700);
     assert_int_equal (config->ledger_batch, 50);
@@ -322,6 +325,8 @@ test_pp_config_bad_files (void **state)
         "pingpost\n    outbox\n        limit = 5\n",
         "pingpost\n    intake\n        idempotency_purge_ms = 99\n",
         "pingpost\n    intake\n        idempotency_purge_ms = 3600001\n",
+        "pingpost\n    intake\n        db_timeout_ms = 49\n",
+        "pingpost\n    intake\n        db_timeout_ms = 600001\n",
         "pingpost\n    intake\n        idempotency_ttl = 5\n",     //  unknown key
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {

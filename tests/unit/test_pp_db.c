@@ -122,6 +122,86 @@ test_pp_db_exec (void **state)
     pp_db_destroy (&db);
 }
 
+//  The backend `pid` (text) has left pg_stat_activity or gone idle within
+//  `ms`: true.
+static bool
+s_backend_settles (pp_db_t *db, const char *pid, int ms)
+{
+    int64_t deadline = pp_mono_us () + (int64_t) ms * 1000;
+    while (true) {
+        const char *params [] = {pid};
+        PGresult *result = pp_db_exec (db, "activity",
+                                       "SELECT count(*) FROM pg_stat_activity"
+                                       " WHERE pid = $1::int AND state = 'active'",
+                                       1, params);
+        assert_non_null (result);
+        bool settled = streq (PQgetvalue (result, 0, 0), "0");
+        PQclear (result);
+        if (settled)
+            return true;
+        if (pp_mono_us () >= deadline)
+            return false;
+        zclock_sleep (50);
+    }
+}
+
+//  A bounded session (pp_db_set_timeout): statements within the bound
+//  work as before and a server error keeps the session; a statement that
+//  outlasts it fails in about that time, closes the session and is
+//  cancelled on the server (its backend stops running it long before it
+//  would end), and pp_db_reset makes a new session, prepared statements
+//  included.
+static void
+test_pp_db_timeout (void **state)
+{
+    pp_db_t *db = s_connect ();
+    pp_db_t *watcher = s_connect ();
+    pp_db_set_timeout (db, 300);
+    PGresult *result = pp_db_exec (db, "quick", "SELECT 41 + 1", 0, NULL);
+    assert_non_null (result);
+    assert_string_equal (PQgetvalue (result, 0, 0), "42");
+    PQclear (result);
+    assert_null (pp_db_exec (db, "error", "SELECT * FROM pp_no_such_table", 0, NULL));
+    assert_true (pp_db_ok (db));
+
+    result = pp_db_exec (db, "pid", "SELECT pg_backend_pid ()", 0, NULL);
+    assert_non_null (result);
+    char pid [16];
+    snprintf (pid, sizeof pid, "%s", PQgetvalue (result, 0, 0));
+    PQclear (result);
+    int64_t started = pp_mono_us ();
+    assert_null (pp_db_exec (db, "slow", "SELECT pg_sleep (5)", 0, NULL));
+    int64_t took_ms = (pp_mono_us () - started) / 1000;
+    assert_true (took_ms >= 250);
+    assert_true (took_ms < 1500);
+    assert_false (pp_db_ok (db));
+    assert_null (pp_db_conn (db));
+    assert_int_equal (pp_db_command (db, "closed", "SELECT 1", 0, NULL), -1);
+    assert_null (pp_db_exec_prepared (db, "closed", "nothing", 0, NULL));
+    //  Cancelled: its 5 s sleep does not run on
+    assert_true (s_backend_settles (watcher, pid, 2000));
+
+    assert_int_equal (pp_db_reset (db), 0);
+    assert_true (pp_db_ok (db));
+    assert_int_equal (pp_db_prepare (db, "t_sleep", "SELECT pg_sleep ($1::float8)", 1), 0);
+    const char *none [] = {"0"};
+    result = pp_db_exec_prepared (db, "sleep 0", "t_sleep", 1, none);
+    assert_non_null (result);
+    PQclear (result);
+    const char *long_sleep [] = {"3"};
+    started = pp_mono_us ();
+    assert_null (pp_db_exec_prepared (db, "sleep 3", "t_sleep", 1, long_sleep));
+    assert_true ((pp_mono_us () - started) / 1000 < 1500);
+    assert_false (pp_db_ok (db));
+    //  A new session prepares its statements again
+    assert_int_equal (pp_db_reset (db), 0);
+    result = pp_db_exec_prepared (db, "sleep 0 again", "t_sleep", 1, none);
+    assert_non_null (result);
+    PQclear (result);
+    pp_db_destroy (&db);
+    pp_db_destroy (&watcher);
+}
+
 static void
 test_pp_db_script (void **state)
 {
@@ -322,6 +402,7 @@ main (void)
         cmocka_unit_test (test_pp_db_connect_failure),
         cmocka_unit_test (test_pp_db_connect),
         cmocka_unit_test (test_pp_db_exec),
+        cmocka_unit_test (test_pp_db_timeout),
         cmocka_unit_test (test_pp_db_script),
         cmocka_unit_test (test_pp_db_copy_escape),
         cmocka_unit_test (test_pp_db_copy),
