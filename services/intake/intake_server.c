@@ -446,15 +446,15 @@ s_idem_flush (intake_server_t *self)
         const char *params [] = {publisher, write->key, write->lead_id, write->answer};
         int rc = write->answer
                      ? s_db_command (self, "idempotency answer",
-                                      "UPDATE idempotency_keys SET answer = $4"
-                                      " WHERE publisher_id = $1::int AND key = $2"
-                                      " AND lead_id = $3",
-                                      4, params)
+                                    "UPDATE idempotency_keys SET answer = $4"
+                                    " WHERE publisher_id = $1::int AND key = $2"
+                                    " AND lead_id = $3",
+                                    4, params)
                      : s_db_command (self, "idempotency release",
-                                      "DELETE FROM idempotency_keys"
-                                      " WHERE publisher_id = $1::int AND key = $2"
-                                      " AND lead_id = $3",
-                                      3, params);
+                                    "DELETE FROM idempotency_keys"
+                                    " WHERE publisher_id = $1::int AND key = $2"
+                                    " AND lead_id = $3",
+                                    3, params);
         if (rc)
             zsys_warning ("intake: idempotency key of lead %s not settled", write->lead_id);
     }
@@ -682,9 +682,9 @@ s_idem_try (intake_server_t *self, s_request_t *request)
     snprintf (publisher, sizeof publisher, "%u", request->publisher_id);
     const char *params [] = {publisher, request->idem_key, request->lead_id};
     PGresult *result = s_db_exec (self, "idempotency claim",
-                                   "INSERT INTO idempotency_keys (publisher_id, key, lead_id)"
-                                   " VALUES ($1::int, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
-                                   3, params);
+                                  "INSERT INTO idempotency_keys (publisher_id, key, lead_id)"
+                                  " VALUES ($1::int, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+                                  3, params);
     if (!result)
         return -1;
     int claimed = PQntuples (result) == 1;
@@ -692,14 +692,14 @@ s_idem_try (intake_server_t *self, s_request_t *request)
     if (claimed)
         return 1;
     result = s_db_exec (self, "idempotency takeover",
-                         "UPDATE idempotency_keys SET lead_id = $3, answer = NULL,"
-                         " created_at = now() WHERE publisher_id = $1::int AND key = $2"
-                         " AND (created_at < now() - interval '24 hours'"
-                         "  OR (answer IS NULL AND created_at < now() - interval '70 seconds'"
-                         "      AND NOT EXISTS (SELECT 1 FROM sales s"
-                         "                      WHERE s.lead_id = idempotency_keys.lead_id)))"
-                         " RETURNING 1",
-                         3, params);
+                        "UPDATE idempotency_keys SET lead_id = $3, answer = NULL,"
+                        " created_at = now() WHERE publisher_id = $1::int AND key = $2"
+                        " AND (created_at < now() - interval '24 hours'"
+                        "  OR (answer IS NULL AND created_at < now() - interval '70 seconds'"
+                        "      AND NOT EXISTS (SELECT 1 FROM sales s"
+                        "                      WHERE s.lead_id = idempotency_keys.lead_id)))"
+                        " RETURNING 1",
+                        3, params);
     if (!result)
         return -1;
     claimed = PQntuples (result) == 1;
@@ -751,10 +751,10 @@ s_idem_check (intake_server_t *self, s_request_t *request)
         cJSON_Delete (root);
         const char *store [] = {publisher, request->idem_key, PQgetvalue (result, 0, 2), answer};
         if (s_db_command (self, "idempotency answer",
-                           "UPDATE idempotency_keys SET answer = $4"
-                           " WHERE publisher_id = $1::int AND key = $2 AND lead_id = $3"
-                           " AND answer IS NULL",
-                           4, store))
+                          "UPDATE idempotency_keys SET answer = $4"
+                          " WHERE publisher_id = $1::int AND key = $2 AND lead_id = $3"
+                          " AND answer IS NULL",
+                          4, store))
             zsys_warning ("intake: the answer of an idempotency key was not stored");
     }
     PQclear (result);
@@ -834,10 +834,10 @@ s_on_idem_purge (zloop_t *loop, int timer_id, void *arg)
 {
     intake_server_t *self = (intake_server_t *) arg;
     if (s_db_command (self, "idempotency purge",
-                       "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
-                       " SELECT ctid FROM idempotency_keys"
-                       " WHERE created_at < now() - interval '24 hours' LIMIT 10000))",
-                       0, NULL))
+                      "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
+                      " SELECT ctid FROM idempotency_keys"
+                      " WHERE created_at < now() - interval '24 hours' LIMIT 10000))",
+                      0, NULL))
         zsys_warning ("intake: expired idempotency keys not purged; trying again later");
     return 0;
 }
