@@ -81,11 +81,13 @@ typedef struct {
     CURL *post;
     char ping_body [sizeof s_ping_body];
     int pings_left;                     //  pings not yet answered
+    bool failed;                        //  a request of it failed or was not 2xx
     uint64_t started_us;                //  when its pings went out
 } rb_lead_t;
 
 typedef struct {
-    uint64_t leads;                     //  completed leads in the measured window
+    uint64_t leads;                     //  leads whose every request got a 2xx, in the window
+    uint64_t failed_leads;              //  leads with a failed or non-2xx request, in the window
     uint64_t requests;                  //  completed requests in the window
     uint64_t errors;                    //  transport errors (whole run)
     uint64_t non_2xx;                   //  answers not 2xx (whole run)
@@ -149,6 +151,7 @@ s_lead_start (CURLM *multi, rb_lead_t *lead, int pings, uint64_t number)
               number % (uint64_t) 1000000000000);
     memcpy (lead->ping_body + RB_PING_ID_OFFSET, digits, RB_PING_ID_DIGITS);
     lead->pings_left = pings;
+    lead->failed = false;
     lead->started_us = bench_now_us ();
     for (int i = 0; i < pings; i++) {
         CURLMcode rc = curl_multi_add_handle (multi, lead->pings [i]);
@@ -294,23 +297,30 @@ main (int argc, char *argv [])
             curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &code);
             curl_multi_remove_handle (multi, easy);
             if (result != CURLE_OK) {
+                lead->failed = true;
                 if (!stats.errors++)
                     snprintf (stats.first_error, sizeof stats.first_error, "%s: %s",
                               curl_easy_strerror (result), error);
             }
             else
             if (code < 200 || code > 299) {
+                lead->failed = true;
                 if (!stats.non_2xx++ && !stats.errors)
                     snprintf (stats.first_error, sizeof stats.first_error, "HTTP %ld", code);
             }
             if (measuring)
                 stats.requests++;
-            if (easy != lead->post) {
-                if (--lead->pings_left == 0)
+            //  Its post once every ping has answered, as the auction hands
+            //  a lead to deliver; none after a failed ping
+            if (easy != lead->post && (--lead->pings_left > 0 || !lead->failed)) {
+                if (lead->pings_left == 0)
                     curl_multi_add_handle (multi, lead->post);
                 continue;
             }
             //  The lead is done: count it, and the next one takes its place
+            if (measuring && lead->failed)
+                stats.failed_leads++;
+            else
             if (measuring) {
                 stats.leads++;
                 bench_samples_push (&stats.latency_us, bench_now_us () - lead->started_us);
@@ -322,6 +332,7 @@ main (int argc, char *argv [])
             if (options.pings)
                 s_lead_start (multi, lead, options.pings, number++);
             else {
+                lead->failed = false;
                 lead->started_us = bench_now_us ();
                 curl_multi_add_handle (multi, lead->post);
             }
@@ -343,10 +354,12 @@ main (int argc, char *argv [])
     double leads_per_s = (double) stats.leads / window_s;
     double client_us = stats.leads ? (double) (cpu_to - cpu_from) / (double) stats.leads : 0;
     printf ("{\"pings\":%d,\"window\":%d,\"duration_s\":%.3f,\"leads\":%" PRIu64
-            ",\"requests\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"non_2xx\":%" PRIu64
-            ",\"unfinished\":%d,\"leads_per_s\":%.1f,\"requests_per_s\":%.1f",
-            options.pings, options.window, window_s, stats.leads, stats.requests, stats.errors,
-            stats.non_2xx, in_flight, leads_per_s, (double) stats.requests / window_s);
+            ",\"failed_leads\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
+            ",\"non_2xx\":%" PRIu64 ",\"unfinished\":%d,\"leads_per_s\":%.1f"
+            ",\"requests_per_s\":%.1f",
+            options.pings, options.window, window_s, stats.leads, stats.failed_leads,
+            stats.requests, stats.errors, stats.non_2xx, in_flight, leads_per_s,
+            (double) stats.requests / window_s);
     printf (",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 "}",
             bench_percentile (stats.latency_us.values, stats.latency_us.count, 50),
             bench_percentile (stats.latency_us.values, stats.latency_us.count, 90),
