@@ -142,7 +142,8 @@ s_easy_new (const char *url, const char *body, size_t size, struct curl_slist *h
     return easy;
 }
 
-//  Put the lead's pings in flight, each with a new ping_id.
+//  Put the lead's pings in flight, each with a new ping_id; without pings
+//  its post at once.
 static void
 s_lead_start (CURLM *multi, rb_lead_t *lead, int pings, uint64_t number)
 {
@@ -155,6 +156,10 @@ s_lead_start (CURLM *multi, rb_lead_t *lead, int pings, uint64_t number)
     lead->started_us = bench_now_us ();
     for (int i = 0; i < pings; i++) {
         CURLMcode rc = curl_multi_add_handle (multi, lead->pings [i]);
+        assert (rc == CURLM_OK);
+    }
+    if (pings == 0) {
+        CURLMcode rc = curl_multi_add_handle (multi, lead->post);
         assert (rc == CURLM_OK);
     }
 }
@@ -258,12 +263,7 @@ main (int argc, char *argv [])
     bool measuring = false, sending = true;
     int in_flight = 0;
     for (int l = 0; l < options.window; l++) {
-        if (options.pings)
-            s_lead_start (multi, &leads [l], options.pings, number++);
-        else {
-            leads [l].started_us = bench_now_us ();
-            curl_multi_add_handle (multi, leads [l].post);
-        }
+        s_lead_start (multi, &leads [l], options.pings, number++);
         in_flight++;
     }
 
@@ -329,13 +329,7 @@ main (int argc, char *argv [])
                 in_flight--;
                 continue;
             }
-            if (options.pings)
-                s_lead_start (multi, lead, options.pings, number++);
-            else {
-                lead->failed = false;
-                lead->started_us = bench_now_us ();
-                curl_multi_add_handle (multi, lead->post);
-            }
+            s_lead_start (multi, lead, options.pings, number++);
         }
         uint64_t wake = UINT64_MAX;
         if (sending)

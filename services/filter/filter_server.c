@@ -1140,52 +1140,65 @@ s_first_of (const filter_index_t *self, uint32_t campaign_id)
     return low;
 }
 
-void
-filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
+//  The cached cap flags of an entry, kept on the entry and on its hot copy.
+typedef enum { S_FLAG_FULL, S_FLAG_PACED } s_flag_t;
+
+static void
+s_entry_flag (s_entry_t *entry, s_flag_t flag, bool value)
+{
+    if (flag == S_FLAG_FULL) {
+        entry->full = value;
+        if (entry->hot)
+            entry->hot->full = value;
+    }
+    else {
+        entry->paced = value;
+        if (entry->hot)
+            entry->hot->paced = value;
+    }
+}
+
+//  Set a flag on every entry of the campaign.
+static void
+s_set_flag (filter_index_t *self, uint32_t campaign_id, s_flag_t flag, bool value)
 {
     assert (self);
     for (size_t i = s_first_of (self, campaign_id);
-         i < self->entry_count && self->ids [i].id == campaign_id; i++) {
-        s_entry_t *entry = &self->entries [self->ids [i].entry];
-        entry->full = full;
-        if (entry->hot)
-            entry->hot->full = full;
-    }
+         i < self->entry_count && self->ids [i].id == campaign_id; i++)
+        s_entry_flag (&self->entries [self->ids [i].entry], flag, value);
+}
+
+//  Clear a flag on every entry.
+static void
+s_clear_flag (filter_index_t *self, s_flag_t flag)
+{
+    assert (self);
+    for (size_t i = 0; i < self->entry_count; i++)
+        s_entry_flag (&self->entries [i], flag, false);
+}
+
+void
+filter_index_set_full (filter_index_t *self, uint32_t campaign_id, bool full)
+{
+    s_set_flag (self, campaign_id, S_FLAG_FULL, full);
 }
 
 void
 filter_index_clear_full (filter_index_t *self)
 {
-    assert (self);
-    for (size_t i = 0; i < self->entry_count; i++) {
-        self->entries [i].full = false;
-        if (self->entries [i].hot)
-            self->entries [i].hot->full = false;
-    }
+    s_clear_flag (self, S_FLAG_FULL);
 }
 
 void
 filter_index_set_paced (filter_index_t *self, uint32_t campaign_id, bool paced)
 {
-    assert (self);
-    for (size_t i = s_first_of (self, campaign_id);
-         i < self->entry_count && self->ids [i].id == campaign_id; i++) {
-        s_entry_t *entry = &self->entries [self->ids [i].entry];
-        entry->paced = paced;
-        if (entry->hot)
-            entry->hot->paced = paced;
-    }
+    s_set_flag (self, campaign_id, S_FLAG_PACED, paced);
 }
 
 void
 filter_index_clear_paced (filter_index_t *self)
 {
-    assert (self);
-    for (size_t i = 0; i < self->entry_count; i++) {
-        self->entries [i].paced = false;
-        if (self->entries [i].hot)
-            self->entries [i].hot->paced = false;
-    }
+    s_clear_flag (self, S_FLAG_PACED);
 }
 
 //  --------------------------------------------------------------------------

@@ -170,16 +170,13 @@ s_db_exec (intake_server_t *self, const char *what, const char *sql, int nparams
     return db ? pp_db_exec (db, what, sql, nparams, params) : NULL;
 }
 
-//  As s_db_exec for statements without rows: 0 or -1.
+//  pp_db_command on the request path's session: 0, or -1 as s_db_exec.
 static int
 s_db_command (intake_server_t *self, const char *what, const char *sql, int nparams,
               const char *const *params)
 {
-    PGresult *result = s_db_exec (self, what, sql, nparams, params);
-    if (!result)
-        return -1;
-    PQclear (result);
-    return 0;
+    pp_db_t *db = s_db (self);
+    return db ? pp_db_command (db, what, sql, nparams, params) : -1;
 }
 
 static void
