@@ -44,6 +44,7 @@ typedef struct {
     s_job_t *job;               //  Not owned
     uint32_t campaign_id;       //  whom we asked
     bool trial;                 //  the circuit's trial ping
+    bool cut;                   //  its timeout is the lead's time left, below the campaign's
 } s_ping_t;
 
 static void
@@ -342,14 +343,21 @@ s_circuit_event (s_job_t *job, const pp_campaign_t *campaign, const char *kind, 
                  streq (kind, "circuit_open") ? "paused" : "resumed", failures);
 }
 
-//  Record a ping's outcome in its campaign's circuit.
+//  Record a ping's outcome in its campaign's circuit. A timeout of a ping
+//  that had only the lead's time left (`cut`: less than the campaign's
+//  timeout) says nothing about the buyer, so it neither counts as a failure
+//  nor closes the circuit: else leads late in our own pipeline (overload)
+//  would pause healthy buyers.
 static void
-s_circuit_record (s_job_t *job, const pp_campaign_t *campaign, bool trial, const char *code)
+s_circuit_record (s_job_t *job, const pp_campaign_t *campaign, bool trial, bool cut,
+                  const char *code)
 {
     s_circuit_t *circuit = s_circuit (job->server, campaign->id);
     bool failed = code && s_is_failure (code);
     if (trial)
         circuit->trial = false;
+    if (failed && cut && streq (code, "timeout"))
+        return;
     if (!failed) {
         if (circuit->open) {
             circuit->open = false;
@@ -487,7 +495,7 @@ s_on_ping (const pp_http_response_t *response, void *arg)
     }
     else
         code = auction_parse_bid (campaign, response->body, &cents, ref, sizeof ref);
-    s_circuit_record (job, campaign, ping->trial, code);
+    s_circuit_record (job, campaign, ping->trial, ping->cut, code);
     if (code)
         s_decline (job, campaign, code, 0, response->latency_us);
     else
@@ -573,6 +581,7 @@ s_next_tier (s_job_t *job)
         ping->job = job;
         ping->campaign_id = campaign->id;
         ping->trial = trial;
+        ping->cut = timeout_ms < campaign->ping_timeout_ms;
         if (pp_http_post (self->http, campaign->ping_url, "application/json", body, strlen (body),
                           timeout_ms, S_MAX_PING_ANSWER, s_on_ping, ping)) {
             free (ping);

@@ -40,6 +40,8 @@ static const char *s_mock_buyers [] = {
     "t1r:bid=30.00,accept=0", "t2c:bid=12.00",
     //  GA: circuit breaker
     "cb:bid=30.00", "cbfix:bid=8.00",
+    //  NM: a circuit that leads late in the pipeline must not open
+    "cut:bid=30.00",
     NULL
 };
 
@@ -91,6 +93,9 @@ static const s_campaign_t s_campaigns [] = {
      "{\"ping\": {\"url\": \"@PING@\", \"timeout_ms\": 300,"
      " \"circuit\": {\"failures\": 3, \"cooldown_ms\": 1000}}}"},
     {"cbfix", "GA", 1, "{\"fixed\": 8.00}"},
+    {"cut", "NM", 1,
+     "{\"ping\": {\"url\": \"@PING@\", \"timeout_ms\": 1500,"
+     " \"circuit\": {\"failures\": 2, \"cooldown_ms\": 30000}}}"},
 };
 
 #define S_PII_MAX 512
@@ -733,6 +738,49 @@ test_e2e_auction_circuit_breaker (void **state)
     s_check_ledger (fleet, id, "bid:cb-c:3000,bid:cbfix-c:800", "cb-c:3000:2400", NULL);
 }
 
+//  ---------------------------------------------------------------------------
+//  A ping cut short by the lead's own deadline is not the buyer's failure:
+//  leads with 400 ms left ping cut (whose campaign allows 1.5 s, and which
+//  does not answer now) for what they have left; those timeouts do not
+//  count in cut's circuit (2 failures open it for 30 s). A lead with time
+//  to spare, once cut answers again, still pings it and buys from it.
+
+static void
+test_e2e_auction_deadline_is_not_the_buyers_failure (void **state)
+{
+    s_state_t *self = *state;
+    pp_fleet_t *fleet = self->fleet;
+    PP_CHECK (fleet, pp_fleet_mockbuyer_mode (fleet, "cut", "hang") == 0);
+    for (int i = 0; i < 3; i++) {
+        cJSON *lead = s_lead (self, "NM", "87101");
+        cJSON_ReplaceItemInObject (lead, "timeout_ms", cJSON_CreateNumber (400));
+        pp_fleet_reply_t *reply = pp_fleet_post_lead (fleet, PP_FLEET_KEY_ACME, lead);
+        cJSON_Delete (lead);
+        PP_CHECK (fleet, reply->status == 200);
+        char id [64];
+        snprintf (id, sizeof id, "%s", pp_fleet_reply_lead_id (reply));
+        pp_fleet_reply_destroy (&reply);
+        //  It pinged cut, and cut did not answer in time
+        s_check_pings (fleet, id, "cut", 1);
+        PP_CHECK (fleet, pp_fleet_sql_wait (fleet, "timeout", 5000,
+                                            "select code from events e join campaigns c"
+                                            "  on c.id = e.campaign_id where e.lead_id = $1"
+                                            "  and e.kind = 'decline' and c.name = 'cut-c'",
+                                            id, NULL) == 0);
+    }
+    PP_CHECK (fleet, pp_fleet_mockbuyer_mode (fleet, "cut", "normal") == 0);
+    char id [64];
+    pp_fleet_reply_t *reply = s_send (self, PP_FLEET_KEY_ACME, "NM", "87101", id, sizeof id);
+    PP_CHECK (fleet, pp_fleet_reply_is (reply, "NM lead with time to spare", 200, "sold"));
+    pp_fleet_reply_destroy (&reply);
+    s_check_pings (fleet, id, "cut", 1);
+    s_check_ledger (fleet, id, "bid:cut-c:3000", "cut-c:3000:2400", NULL);
+    PP_CHECK (fleet, pp_fleet_sql_int (fleet, "select count(*) from events e join campaigns c"
+                                              "  on c.id = e.campaign_id where c.name = 'cut-c'"
+                                              "  and e.kind = 'circuit_open'",
+                                       NULL) == 0);
+}
+
 int
 main (void)
 {
@@ -746,6 +794,7 @@ main (void)
         cmocka_unit_test (test_e2e_auction_tiers),
         cmocka_unit_test (test_e2e_auction_no_pii_in_pings),
         cmocka_unit_test (test_e2e_auction_circuit_breaker),
+        cmocka_unit_test (test_e2e_auction_deadline_is_not_the_buyers_failure),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
